@@ -1,0 +1,2 @@
+"""BSRGAN reproduction."""
+__version__ = "0.1.0"

@@ -1,0 +1,55 @@
+"""The ``bsrgan`` command line: one sub-command per module in this package.
+
+Each sub-command module exposes ``register(subparsers)`` which adds its parser and sets
+``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit code).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+# Sub-command modules, in the order they appear in ``bsrgan --help``.
+COMMANDS: tuple[str, ...] = (
+    "fetch",
+    "upscale",
+    "evaluate",
+    "train",
+    "run",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every available sub-command."""
+    from bsrgan import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="bsrgan",
+        description="BSRGAN reproduction: degradation model, training, inference and evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"bsrgan {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"bsrgan.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bsrgan.cli.{name}":
+                continue  # sub-command not part of this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bsrgan`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m bsrgan.cli``
+    sys.exit(main())
