@@ -1,0 +1,42 @@
+# Two commands are the whole set-up on a fresh machine:  make run  and  make test.
+# Both create .venv if it is missing and (re)install only when pyproject.toml changed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+EXPERIMENT ?= experiments/quickstart.yaml
+
+.PHONY: install test run lab bench clean-venv
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@# cv2 must have one owner. pyiqa needs opencv-python-headless; its dependency facexlib
+	@# also pulls opencv-python (GUI build). Both write the same cv2/ files, so we drop the
+	@# GUI one and reinstall the headless wheel of the same version over it (see README).
+	@if $(PY) -m pip show --quiet opencv-python >/dev/null 2>&1; then \
+	  version=$$($(PY) -c "import importlib.metadata as m; print(m.version('opencv-python-headless'))"); \
+	  $(PY) -m pip uninstall --quiet -y opencv-python && \
+	  $(PY) -m pip install --quiet --force-reinstall --no-deps "opencv-python-headless==$$version"; \
+	fi
+	$(PY) -c "import cv2, torch, pyiqa, papermill, bsrgan; print('environment ready: torch', torch.__version__, '| cv2', cv2.__version__)"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m pytest $(PYTEST_ARGS)
+
+run: $(STAMP)
+	MPLBACKEND=Agg $(VENV)/bin/bsrgan run $(EXPERIMENT)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)
