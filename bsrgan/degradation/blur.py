@@ -11,8 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bsrgan.degradation.filtering import convolve_reflect101
-from bsrgan.degradation.kernels import anisotropic_gaussian, isotropic_gaussian
+from bsrgan.degradation.filtering import convolve_reflect101, convolve_separable_reflect101
+from bsrgan.degradation.kernels import (
+    anisotropic_gaussian,
+    gaussian_1d,
+    isotropic_gaussian,
+    trim_kernel,
+)
 from bsrgan.degradation.validation import check_image, check_scale_factor
 
 ANISOTROPIC_PROB = 0.5
@@ -57,8 +62,14 @@ def blur_kernel(params: BlurParams) -> np.ndarray:
 def apply_blur(img: np.ndarray, params: BlurParams) -> np.ndarray:
     """Blur (H, W, 3) float32 [0, 1] -> (H, W, 3) float32 [0, 1].
 
-    The kernel is convex, so only float rounding can leave [0, 1]; that is clipped away.
+    Isotropic kernels run as two 1-D passes, anisotropic ones as one 2-D pass; negligible
+    outer taps are trimmed (:func:`~bsrgan.degradation.kernels.trim_kernel`). The kernel is convex,
+    so only float rounding can leave [0, 1]; that is clipped away.
     """
     img = check_image(img)
-    out = convolve_reflect101(img, blur_kernel(params))
+    if params.kind == "isotropic":
+        g = trim_kernel(gaussian_1d(params.size, params.sigma))
+        out = convolve_separable_reflect101(img, g, g)
+    else:
+        out = convolve_reflect101(img, trim_kernel(blur_kernel(params)))
     return np.clip(out, 0.0, 1.0, out=out)

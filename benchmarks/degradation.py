@@ -1,0 +1,121 @@
+"""Speed of the BSRGAN degradation pipelines on one CPU core.
+
+320x320 HR crops of real photos -> 72x72 (BSRGAN) / 64x64 (BSRGAN+) LR at sf = 4, with the camera
+sensor noise (ISP) on and off. Prints pairs/s, ms/pair, the speed-up over the authors' release
+(83 ms/pair on one core of the project machines, measured with its own SciPy < 1.12 stack; the
+release no longer runs on the installed SciPy) and a per-op breakdown (time per call and share of
+the total), so the next bottleneck is visible.
+
+    python benchmarks/degradation.py [--pairs 300] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy / cv2 load their thread pools
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bsrgan.degradation import apply_op, plan_bsrgan, plan_bsrgan_plus  # noqa: E402
+from bsrgan.degradation.validation import check_image  # noqa: E402
+
+RELEASE_MS_PER_PAIR = 83.0  # issue 3: authors' release, one core of these machines
+HR_SIZE = 320
+SF = 4
+
+
+def hr_crops(rng: np.random.Generator, count: int) -> list[np.ndarray]:
+    """``count`` random 320x320 crops of the embedded photos (random noise if unavailable)."""
+    try:
+        from bsrgan.data import embedded_hr_images
+
+        photos = [p for p in embedded_hr_images().values() if min(p.shape[:2]) >= HR_SIZE]
+    except Exception as err:  # noqa: BLE001 - the benchmark still runs on synthetic images
+        print(f"(embedded photos unavailable: {err}; using random images)")
+        photos = []
+    crops = []
+    for _ in range(count):
+        if not photos:
+            crops.append(rng.random((HR_SIZE, HR_SIZE, 3), dtype=np.float32))
+            continue
+        photo = photos[int(rng.integers(len(photos)))]
+        top = int(rng.integers(photo.shape[0] - HR_SIZE + 1))
+        left = int(rng.integers(photo.shape[1] - HR_SIZE + 1))
+        crops.append(np.ascontiguousarray(photo[top : top + HR_SIZE, left : left + HR_SIZE]))
+    return crops
+
+
+def run_variant(plan, crops, seed: int, **kwargs) -> tuple[float, dict[str, list[float]]]:
+    """Total seconds for all pairs and per-op call times (seconds), including planning."""
+    rng = np.random.default_rng(seed)
+    per_op: dict[str, list[float]] = defaultdict(list)
+    start = time.perf_counter()
+    for img in crops:
+        t0 = time.perf_counter()
+        img = check_image(img)
+        trace = plan(rng, img.shape[0], img.shape[1], sf=SF, **kwargs)
+        per_op["(check + plan)"].append(time.perf_counter() - t0)
+        lq = hq = img
+        for entry in trace:
+            t0 = time.perf_counter()
+            lq, hq = apply_op(lq, hq, entry)
+            per_op[entry["op"]].append(time.perf_counter() - t0)
+    return time.perf_counter() - start, per_op
+
+
+def print_breakdown(per_op: dict[str, list[float]], total: float, pairs: int) -> None:
+    print(f"    {'op':<22}{'calls/pair':>11}{'ms/call':>9}{'ms/pair':>9}{'share':>8}")
+    rows = sorted(per_op.items(), key=lambda kv: -sum(kv[1]))
+    for name, times in rows:
+        s = sum(times)
+        print(
+            f"    {name:<22}{len(times) / pairs:>11.2f}{1e3 * s / len(times):>9.3f}"
+            f"{1e3 * s / pairs:>9.3f}{100 * s / total:>7.1f}%"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=300, help="pairs per variant")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-breakdown", action="store_true")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+
+    crops = hr_crops(np.random.default_rng(args.seed), args.pairs)
+    variants = [
+        ("degrade_bsrgan      isp=off", plan_bsrgan, {"lq_patchsize": 72, "isp": False}),
+        ("degrade_bsrgan      isp=on ", plan_bsrgan, {"lq_patchsize": 72, "isp": True}),
+        ("degrade_bsrgan_plus isp=off", plan_bsrgan_plus, {"lq_patchsize": 64, "isp": False}),
+        ("degrade_bsrgan_plus isp=on ", plan_bsrgan_plus, {"lq_patchsize": 64, "isp": True}),
+    ]
+    run_variant(plan_bsrgan, crops[:10], args.seed, isp=False)  # warm-up (imports, caches)
+    print(f"{args.pairs} pairs of {HR_SIZE}x{HR_SIZE} HR -> LR x{SF}, 1 thread (cv2, BLAS)")
+    print(f"{'variant':<30}{'pairs/s':>9}{'ms/pair':>9}{'vs release (83 ms)':>20}")
+    results = []
+    for name, plan, kwargs in variants:
+        try:
+            total, per_op = run_variant(plan, crops, args.seed, **kwargs)
+        except RuntimeError as err:  # e.g. the ISP module is unavailable
+            print(f"{name:<30} skipped: {err}")
+            continue
+        ms = 1e3 * total / args.pairs
+        print(f"{name:<30}{args.pairs / total:>9.1f}{ms:>9.2f}{RELEASE_MS_PER_PAIR / ms:>19.1f}x")
+        results.append((name, total, per_op))
+    if not args.no_breakdown:
+        for name, total, per_op in results:
+            print(f"\nper-op breakdown, {name.strip()}:")
+            print_breakdown(per_op, total, args.pairs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
