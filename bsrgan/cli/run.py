@@ -1,0 +1,56 @@
+"""``bsrgan run EXPERIMENT.yaml``: execute an experiment's notebooks with papermill."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run an experiment's numbered notebooks headless (papermill)",
+        description=(
+            "Execute the notebooks listed in an experiment YAML in order into "
+            "results/<experiment>/<run-id>/, passing outputs of one notebook to the next, and "
+            "write run.json (git SHA, package versions, device, seeds, parameters, timings). "
+            "Stops at the first failing notebook, keeps it partially executed and exits 1."
+        ),
+    )
+    parser.add_argument("experiment", help="experiment file, e.g. experiments/quickstart.yaml")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a parameter in every notebook that declares KEY, or in one notebook with "
+             "ID.KEY=VALUE (e.g. 02.NUM_ITERS=50); VALUE is read as YAML; repeatable",
+    )
+    parser.add_argument("--only", metavar="IDS",
+                        help="comma-separated notebook ids to run, e.g. 02,03 (default: all)")
+    parser.add_argument(
+        "--out", metavar="DIR",
+        help="run folder (default: results/<experiment>/<run-id>); reusing a folder lets --only "
+             "pick up the outputs earlier notebooks recorded there",
+    )
+    parser.add_argument("--log-output", action="store_true",
+                        help="stream the notebooks' cell outputs to the terminal")
+    parser.add_argument("--kernel", metavar="NAME",
+                        help="Jupyter kernel name (default: the notebooks' kernelspec, python3)")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from bsrgan.runner import ExperimentError, load_experiment, parse_override, run_experiment
+
+    if args.log_output:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        experiment = load_experiment(args.experiment)
+        overrides = [parse_override(text) for text in args.overrides]
+        result = run_experiment(
+            experiment, overrides=overrides, only=args.only, out=args.out,
+            log_output=args.log_output, kernel_name=args.kernel,
+            command=["bsrgan", "run", *sys.argv[2:]] if sys.argv[1:2] == ["run"] else None,
+        )
+    except ExperimentError as exc:
+        print(f"bsrgan run: {exc}", file=sys.stderr)
+        return 2
+    return result.exit_code

@@ -1,0 +1,46 @@
+"""Run the numbered notebooks of an experiment headless with papermill, with provenance.
+
+``bsrgan run experiments/quickstart.yaml`` is :func:`load_experiment` + :func:`run_experiment`;
+notebooks hand values to later notebooks with :func:`write_outputs`.
+"""
+from bsrgan.runner.config import (
+    Experiment,
+    ExperimentError,
+    NotebookSpec,
+    Override,
+    load_experiment,
+    parse_only,
+    parse_override,
+)
+from bsrgan.runner.execute import (
+    RUN_FILE,
+    NotebookFailure,
+    NotebookRecord,
+    RunResult,
+    new_run_id,
+    run_experiment,
+)
+from bsrgan.runner.outputs import OUTPUTS_FILE, read_outputs, write_outputs
+from bsrgan.runner.parameters import DeclaredParameter, coerce, declared_parameters
+
+__all__ = [
+    "OUTPUTS_FILE",
+    "RUN_FILE",
+    "DeclaredParameter",
+    "Experiment",
+    "ExperimentError",
+    "NotebookFailure",
+    "NotebookRecord",
+    "NotebookSpec",
+    "Override",
+    "RunResult",
+    "coerce",
+    "declared_parameters",
+    "load_experiment",
+    "new_run_id",
+    "parse_only",
+    "parse_override",
+    "read_outputs",
+    "run_experiment",
+    "write_outputs",
+]
