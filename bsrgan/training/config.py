@@ -1,0 +1,408 @@
+"""Training configuration: dataclasses loaded from YAML with type checks.
+
+Every YAML key maps one to one onto a dataclass field; unknown keys and values of the wrong
+type are errors that name the file and the key. Fields left as ``None`` are filled in by
+:func:`resolve` from two tables of defaults, so the recipe lives in data, not in branches:
+
+* ``STAGE_DEFAULTS``: stage 1 (``psnr``, BSRNet) and stage 2 (``gan``, BSRGAN) optimiser settings.
+* ``LOSS_PRESETS``: the two BSRGAN recipes, ``paper`` (as written in the paper) and ``released``
+  (the authors' published training config).
+
+The resolved config (no ``None`` left where a preset applies) is what gets saved next to the
+run's outputs and inside every checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+STAGES = ("psnr", "gan")
+DEGRADATIONS = ("bsrgan", "bsrgan_plus")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+#: Optimiser defaults per stage (paper Sec. 4.1 / the authors' KAIR configs).
+STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "psnr": {
+        "lr_g": 1.0e-4,
+        "milestones": [200_000, 400_000, 600_000, 800_000, 1_000_000, 2_000_000],
+    },
+    "gan": {
+        "lr_g": 5.0e-5,
+        "lr_d": 5.0e-5,
+        "milestones": [800_000, 1_600_000],
+    },
+}
+
+#: Loss/discriminator recipes for the GAN stage.
+LOSS_PRESETS: dict[str, dict[str, Any]] = {
+    # The paper: L1 (1) + VGG perceptual (1) + least-squares PatchGAN with spectral norm (0.1).
+    "paper": {
+        "pixel_weight": 1.0,
+        "perceptual_weight": 1.0,
+        "perceptual_preset": "paper",
+        "gan": "lsgan",
+        "gan_weight": 0.1,
+        "discriminator": "patchgan_sn",
+    },
+    # The authors' released config: U-Net discriminator with spectral norm, LSGAN, GAN weight 1,
+    # VGG layers [2, 7, 16, 25, 34] weighted [0.1, 0.1, 1, 1, 1].
+    "released": {
+        "pixel_weight": 1.0,
+        "perceptual_weight": 1.0,
+        "perceptual_preset": "released",
+        "gan": "lsgan",
+        "gan_weight": 1.0,
+        "discriminator": "unet_sn",
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A config file or dict is malformed; the message names the source and the key."""
+
+
+@dataclass
+class DataConfig:
+    """Training pairs: HR crops degraded on the fly by ``degrade_bsrgan`` / ``_plus``."""
+
+    hr_dir: str | None = None  # folder of HR images; None = bsrgan.data.embedded_hr_images()
+    degradation: str = "bsrgan"  # "bsrgan" | "bsrgan_plus"
+    isp: bool = True  # camera sensor noise through the ISP model
+    scale: int = 4
+    hr_crop: int = 320  # random HR crop before degradation (authors' H_size)
+    lq_patch: int = 72  # LR patch; the HR patch is lq_patch * scale
+    batch_size: int = 48  # per process (DDP: global batch = batch_size * world size)
+    num_workers: int = 8
+    pin_memory: bool = True
+    persistent_workers: bool = True
+    prefetch_factor: int = 2
+
+
+@dataclass
+class ModelConfig:
+    """Generator, discriminator (GAN stage) and the weights the generator starts from."""
+
+    generator: str = "rrdbnet_x4"  # name in bsrgan.models.MODELS
+    generator_args: dict[str, Any] = field(default_factory=dict)  # overrides, e.g. {nb: 23}
+    discriminator: str | None = None  # bsrgan.models.DISCRIMINATORS; None = from loss preset
+    discriminator_args: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None  # BSRNet weights or a stage-1 checkpoint (its EMA is used)
+
+
+@dataclass
+class LossConfig:
+    """Loss terms. ``preset`` fills every ``None`` field (GAN stage only)."""
+
+    preset: str | None = None  # "paper" | "released"; None for the PSNR stage
+    pixel: str = "l1"  # "l1" | "l2"
+    pixel_weight: float | None = None
+    perceptual_weight: float | None = None
+    perceptual_preset: str | None = None  # VGG layer set: "paper" | "released"
+    perceptual_backbone: str = "auto"  # "vgg19" | "vgg16" | "auto" (vgg19, else offline vgg16)
+    perceptual_weights_path: str | None = None  # local VGG weights file, e.g. the vgg16 mirror
+    perceptual_pretrained: bool = True  # False: random VGG (tests only)
+    gan: str | None = None  # "lsgan" | "vanilla" | "ragan"
+    gan_weight: float | None = None
+
+
+@dataclass
+class OptimConfig:
+    """Adam + MultiStepLR for G (and D). ``None`` = the stage default."""
+
+    lr_g: float | None = None
+    lr_d: float | None = None
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    milestones: list[int] | None = None
+    gamma: float = 0.5
+    grad_clip: float | None = None  # max global grad norm; None = no clipping
+
+
+@dataclass
+class ValidationConfig:
+    """A fixed synthetic set: HR centre crops degraded once with fixed seeds, cached in the run."""
+
+    every: int = 5000  # steps; 0 disables validation
+    hr_dir: str | None = None  # None = the embedded images
+    num_images: int = 8
+    hr_size: int = 256  # HR centre crop; LR is hr_size // scale
+    degradation: str = "bsrgan"
+    isp: bool = True
+    seed: int = 2021
+    num_grid: int = 4  # images shown in the LR/SR/HR grid
+
+
+@dataclass
+class RuntimeConfig:
+    """Speed and safety switches."""
+
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" | "fp16"
+    channels_last: bool = True
+    compile: bool = False  # torch.compile the generator (CUDA)
+    cudnn_benchmark: bool = True
+    deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU)
+    num_threads: int = 0  # torch intra-op CPU threads; 0 = torch's default (all cores)
+    max_nonfinite: int = 10  # consecutive non-finite steps before the run stops
+    tensorboard: bool = True
+    progress: bool = True  # tqdm bar on rank 0
+
+
+@dataclass
+class TrainConfig:
+    """One training run (one stage)."""
+
+    name: str = "run"
+    stage: str = "psnr"  # "psnr" (BSRNet) | "gan" (BSRGAN)
+    seed: int = 0
+    total_steps: int = 1_000_000
+    ema_decay: float = 0.999
+    log_every: int = 100
+    checkpoint_every: int = 5000
+    keep_last: int = 3
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """Read a YAML file into a resolved :class:`TrainConfig`.
+
+    ``overrides`` maps dotted keys to values, e.g. ``{"total_steps": 200, "data.batch_size": 4}``;
+    they are type-checked like the file. Relative paths in the file stay as written.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    return config_from_dict(raw, source=str(path), overrides=overrides)
+
+
+def config_from_dict(
+    data: dict[str, Any],
+    *,
+    source: str = "<dict>",
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Build and resolve a config from a plain nested dict (type-checked, unknown keys rejected)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping, got {type(data).__name__}")
+    data = _apply_overrides(data, overrides or {}, source)
+    config = _build(TrainConfig, data, source, prefix="")
+    return resolve(config, source=source)
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    """Plain nested dict (YAML/JSON-serialisable) of a config."""
+    return dataclasses.asdict(config)
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike[str]) -> Path:
+    """Write the config as YAML, atomically."""
+    from bsrgan.utils.atomic import atomic_write_text
+
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    return atomic_write_text(path, text)
+
+
+def replace(config: TrainConfig, **dotted: Any) -> TrainConfig:
+    """Copy of ``config`` with dotted keys changed: ``replace(cfg, **{"data.batch_size": 4})``."""
+    return config_from_dict(config_to_dict(config), source="<replace>", overrides=dotted)
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
+    """Fill stage/preset defaults and check cross-field constraints; returns a new config."""
+    cfg = dataclasses.replace(
+        config,
+        data=dataclasses.replace(config.data),
+        model=dataclasses.replace(config.model),
+        loss=dataclasses.replace(config.loss),
+        optim=dataclasses.replace(config.optim),
+    )
+    _check_choice(source, "stage", cfg.stage, STAGES)
+    for key, value in STAGE_DEFAULTS[cfg.stage].items():
+        if getattr(cfg.optim, key) is None:
+            setattr(cfg.optim, key, list(value) if isinstance(value, list) else value)
+
+    if cfg.stage == "gan":
+        if cfg.loss.preset is None:
+            raise ConfigError(
+                f"{source}: loss.preset is required for the gan stage "
+                f"(one of {sorted(LOSS_PRESETS)})"
+            )
+        _check_choice(source, "loss.preset", cfg.loss.preset, tuple(LOSS_PRESETS))
+        for key, value in LOSS_PRESETS[cfg.loss.preset].items():
+            target = cfg.model if key == "discriminator" else cfg.loss
+            if getattr(target, key) is None:
+                setattr(target, key, value)
+    else:
+        if cfg.loss.preset is not None:
+            raise ConfigError(f"{source}: loss.preset applies to the gan stage only")
+        if cfg.loss.pixel_weight is None:
+            cfg.loss.pixel_weight = 1.0
+        for key in ("perceptual_weight", "gan_weight"):
+            if getattr(cfg.loss, key) not in (None, 0, 0.0):
+                raise ConfigError(f"{source}: loss.{key} is only used by the gan stage")
+        cfg.optim.lr_d = None
+
+    _check_choice(source, "data.degradation", cfg.data.degradation, DEGRADATIONS)
+    _check_choice(source, "validation.degradation", cfg.validation.degradation, DEGRADATIONS)
+    _check_choice(source, "runtime.precision", cfg.runtime.precision, PRECISIONS)
+    _check_choice(source, "loss.pixel", cfg.loss.pixel, ("l1", "l2"))
+    _check_choice(source, "loss.perceptual_backbone", cfg.loss.perceptual_backbone,
+                  ("vgg19", "vgg16", "auto"))
+    positive = {
+        "total_steps": cfg.total_steps, "log_every": cfg.log_every,
+        "checkpoint_every": cfg.checkpoint_every, "keep_last": cfg.keep_last,
+        "data.scale": cfg.data.scale, "data.lq_patch": cfg.data.lq_patch,
+        "data.batch_size": cfg.data.batch_size, "runtime.max_nonfinite": cfg.runtime.max_nonfinite,
+        "validation.num_images": cfg.validation.num_images,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{source}: {key} must be >= 1, got {value}")
+    if cfg.data.num_workers < 0 or cfg.validation.every < 0:
+        raise ConfigError(f"{source}: data.num_workers and validation.every must be >= 0")
+    if cfg.data.hr_crop < cfg.data.lq_patch * cfg.data.scale:
+        raise ConfigError(
+            f"{source}: data.hr_crop ({cfg.data.hr_crop}) must be >= data.lq_patch * data.scale "
+            f"({cfg.data.lq_patch * cfg.data.scale})"
+        )
+    if cfg.validation.hr_size % cfg.data.scale:
+        raise ConfigError(f"{source}: validation.hr_size must be a multiple of data.scale")
+    if not 0.0 <= cfg.ema_decay < 1.0:
+        raise ConfigError(f"{source}: ema_decay must be in [0, 1), got {cfg.ema_decay}")
+    if sorted(cfg.optim.milestones) != list(cfg.optim.milestones):
+        raise ConfigError(f"{source}: optim.milestones must be increasing")
+    if len(cfg.optim.betas) != 2:
+        raise ConfigError(f"{source}: optim.betas must have two values")
+    return cfg
+
+
+def _check_choice(source: str, key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{source}: {key} must be one of {list(choices)}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- type checks
+
+
+def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any], source: str) -> dict:
+    import copy
+
+    data = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        node = data
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{source}: override {dotted!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {where} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(prefix + k for k in unknown)} "
+            f"(allowed in {where}: {', '.join(names)})"
+        )
+    kwargs = {}
+    for name in names:
+        if name not in data:
+            continue
+        hint = hints[name]
+        key = prefix + name
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, data[name], source, key + ".")
+        else:
+            kwargs[name] = _check_type(data[name], hint, source, key)
+    return cls(**kwargs)
+
+
+def _check_type(value: Any, hint: Any, source: str, key: str) -> Any:
+    """Return ``value`` (ints widened to float where a float is expected) or raise ConfigError."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(value, arg, source, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else
+                          f"{source}: {key}: {value!r} does not match {_name(hint)}")
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise _type_error(value, hint, source, key)
+        return [_check_type(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise _type_error(value, hint, source, key)
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _type_error(value, hint, source, key)
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(value, hint, source, key)
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _type_error(value, hint, source, key)
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise _type_error(value, hint, source, key)
+        return value
+    raise ConfigError(f"{source}: {key}: unsupported field type {_name(hint)}")
+
+
+def _type_error(value: Any, hint: Any, source: str, key: str) -> ConfigError:
+    msg = f"{source}: {key} must be {_name(hint)}, got {type(value).__name__} {value!r}"
+    if isinstance(value, str) and hint is float:
+        msg += " (YAML 1.1 reads '1e-4' as a string: write 1.0e-4)"
+    return ConfigError(msg)
+
+
+def _name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

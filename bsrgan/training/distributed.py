@@ -1,0 +1,106 @@
+"""Process-group helpers for ``torchrun`` (DDP); a single process is the world-size-1 case."""
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process sits: rank 0 alone logs, validates and writes checkpoints."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    owns_group: bool = False  # True when init_distributed created the process group
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def launched_by_torchrun() -> bool:
+    """True when the torchrun environment (RANK, WORLD_SIZE, LOCAL_RANK) is set."""
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+def select_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"runtime.device is {name!r} but CUDA is not available")
+        if device.index is None:
+            device = torch.device(f"cuda:{local_rank}")
+    return device
+
+
+def init_distributed(device_name: str = "auto", timeout_s: float = 1800.0) -> DistContext:
+    """Join the torchrun process group if launched by torchrun (or one already exists).
+
+    Backend: NCCL on CUDA, gloo on CPU. Returns a world-size-1 context otherwise.
+    """
+    if dist.is_available() and dist.is_initialized():
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local_rank = int(os.environ.get("LOCAL_RANK", rank))
+        return DistContext(rank, world, local_rank, select_device(device_name, local_rank))
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+        return DistContext(device=select_device(device_name, 0))
+    local_rank = int(os.environ["LOCAL_RANK"])
+    device = select_device(device_name, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device, True)
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.enabled:
+        dist.barrier()
+
+
+def any_true(flag: bool, ctx: DistContext) -> bool:
+    """True on every rank if ``flag`` is true on any rank (keeps ranks taking the same branch)."""
+    if not ctx.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def mean_over_ranks(values: dict[str, float], ctx: DistContext) -> dict[str, float]:
+    """Average scalar logs over ranks (for display; every rank must call it)."""
+    if not ctx.enabled or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    t /= ctx.world_size
+    return dict(zip(keys, t.tolist()))
+
+
+def gather_digests(digest: str, ctx: DistContext) -> list[str]:
+    """Every rank's string (e.g. a weight hash), gathered on every rank."""
+    if not ctx.enabled:
+        return [digest]
+    out: list[str | None] = [None] * ctx.world_size
+    dist.all_gather_object(out, digest)
+    return [str(d) for d in out]
+
+
+def cleanup(ctx: DistContext) -> None:
+    """Leave the process group if this module created it."""
+    if ctx.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
