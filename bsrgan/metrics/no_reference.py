@@ -1,0 +1,121 @@
+"""NIQE, NRQM and PI metric objects: protocol (luma + shave) -> backend -> score.
+
+NIQE runs our MATLAB-faithful port (:mod:`bsrgan.metrics.niqe`) by default, or pyiqa's with
+``backend="pyiqa"`` (cross-check). NRQM has no port of our own: it runs pyiqa's with the
+``nrqm-model`` asset and is unavailable (:class:`MetricUnavailable`) without that file.
+PI = ((10 - NRQM) + NIQE) / 2 (PIRM 2018).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .base import Metric, MetricInfo
+from .inputs import ImageLike, as_rgb, image_label
+from .model_files import NIQE_ASSET, NRQM_ASSET, model_file
+from .niqe import NIQE_BLOCK_SIZE, load_niqe_model, niqe_from_luma
+from .protocols import get_protocol, luma_for_protocol
+
+__all__ = ["NIQE_INFO", "NRQM_INFO", "PI_INFO", "NIQEMetric", "NRQMMetric", "PIMetric"]
+
+NIQE_INFO = MetricInfo("niqe", True, False, (0.0, float("inf")),
+                       "NIQE (Mittal et al. 2013), LIVE pristine model; lower is better")
+NRQM_INFO = MetricInfo("nrqm", False, False, (0.0, 10.0),
+                       "NRQM / Ma score (Ma et al. 2017); higher is better")
+PI_INFO = MetricInfo("pi", True, False, (0.0, float("inf")),
+                     "Perceptual Index ((10 - NRQM) + NIQE) / 2 (PIRM 2018); lower is better")
+NIQE_BACKENDS = ("matlab-port", "pyiqa")
+
+
+class _LumaMetric(Metric):
+    """Shared input handling: any image -> protocol luma (0-255, shaved) with a size check."""
+
+    def __init__(self, info: MetricInfo, protocol: str, crop_border: int | None, **settings) -> None:
+        self.protocol = get_protocol(protocol)
+        self.crop_border = self.protocol.shave if crop_border is None else int(crop_border)
+        if self.crop_border < 0:
+            raise ValueError(f"crop_border must be >= 0, got {crop_border}")
+        super().__init__(info, protocol=protocol, crop_border=self.crop_border, **settings)
+
+    def luma(self, img: ImageLike) -> np.ndarray:
+        """(H - 2c, W - 2c) float64 0-255 luma of ``img`` under this metric's protocol."""
+        rgb = as_rgb(img)
+        self._check_size(rgb.shape[:2], img)
+        return luma_for_protocol(rgb, self.protocol, self.crop_border)
+
+    def _check_size(self, shape: tuple[int, int], img: ImageLike) -> None:
+        """NIQE-based scores need two whole 96 x 96 blocks after shaving (one to fit a covariance)."""
+        c, b = self.crop_border, NIQE_BLOCK_SIZE
+        h, w = shape[0] - 2 * c, shape[1] - 2 * c
+        if h < b or w < b or (h // b) * (w // b) < 2:
+            raise ValueError(
+                f"{image_label(img)}: {self.info.name} needs at least two whole {b}x{b} blocks after "
+                f"shaving {c} px per border, i.e. an image of at least {b + 2 * c}x{2 * b + 2 * c} "
+                f"or {2 * b + 2 * c}x{b + 2 * c} px; got {shape[0]}x{shape[1]} px"
+            )
+
+
+class NIQEMetric(_LumaMetric):
+    """NIQE of an image. ``backend``: ``"matlab-port"`` (default) or ``"pyiqa"``."""
+
+    def __init__(self, protocol: str = "pirm", crop_border: int | None = None,
+                 backend: str = "matlab-port", model_path: str | Path | None = None) -> None:
+        if backend not in NIQE_BACKENDS:
+            raise ValueError(f"unknown NIQE backend {backend!r}; choose one of {NIQE_BACKENDS}")
+        path = model_file("niqe", NIQE_ASSET, model_path)
+        super().__init__(NIQE_INFO, protocol, crop_border, backend=backend, model_path=str(path))
+        if backend == "pyiqa":
+            from .pyiqa_backend import PyiqaNIQE
+
+            self._score_luma = PyiqaNIQE(path)
+        else:
+            model = load_niqe_model(path)
+            self._score_luma = lambda luma: niqe_from_luma(luma, model)
+
+    def score(self, img: ImageLike) -> float:
+        luma = self.luma(img)
+        value = self._score_luma(luma)
+        if not np.isfinite(value):
+            raise ValueError(f"{image_label(img)}: NIQE is undefined (fewer than two blocks with "
+                             "finite features, e.g. a flat image)")
+        return value
+
+
+class NRQMMetric(_LumaMetric):
+    """NRQM (Ma) score through pyiqa; raises MetricUnavailable when ``NRQM_model.mat`` is missing."""
+
+    def __init__(self, protocol: str = "pirm", crop_border: int | None = None,
+                 model_path: str | Path | None = None) -> None:
+        path = model_file("nrqm", NRQM_ASSET, model_path)
+        super().__init__(NRQM_INFO, protocol, crop_border, model_path=str(path))
+        from .pyiqa_backend import PyiqaNRQM
+
+        self._score_luma = PyiqaNRQM(path)
+
+    def score(self, img: ImageLike) -> float:
+        return self._score_luma(self.luma(img))
+
+
+class PIMetric(_LumaMetric):
+    """Perceptual Index; :meth:`components` also returns the NIQE and NRQM it is made of."""
+
+    def __init__(self, protocol: str = "pirm", crop_border: int | None = None,
+                 niqe_backend: str = "matlab-port", niqe_model_path: str | Path | None = None,
+                 nrqm_model_path: str | Path | None = None) -> None:
+        self.nrqm = NRQMMetric(protocol, crop_border, nrqm_model_path)
+        self.niqe = NIQEMetric(protocol, crop_border, niqe_backend, niqe_model_path)
+        super().__init__(PI_INFO, protocol, crop_border, niqe_backend=niqe_backend,
+                         niqe_model_path=self.niqe.settings["model_path"],
+                         nrqm_model_path=self.nrqm.settings["model_path"])
+
+    def components(self, img: ImageLike) -> dict[str, float]:
+        """``{"niqe": ..., "nrqm": ..., "pi": ...}`` from one read of ``img``."""
+        luma = self.luma(img)
+        niqe = self.niqe._score_luma(luma)
+        nrqm = self.nrqm._score_luma(luma)
+        return {"niqe": niqe, "nrqm": nrqm, "pi": ((10.0 - nrqm) + niqe) / 2.0}
+
+    def score(self, img: ImageLike) -> float:
+        return self.components(img)["pi"]
