@@ -121,6 +121,55 @@ def test_demosaic_is_exact_on_flat_colour_and_keeps_samples(method, pattern, sha
     np.testing.assert_array_equal(mosaic(demosaic(raw, pattern, method), pattern), raw)
 
 
+def _resize2x_tf1_bilinear(plane: np.ndarray) -> np.ndarray:
+    """TF1 ``resize_bilinear`` (align_corners=False, legacy pixel centres) by 2 on (h, w):
+    output i samples input i / 2, clamped at the last row/column."""
+
+    def along(a: np.ndarray, axis: int) -> np.ndarray:
+        n = a.shape[axis]
+        pos = np.arange(2 * n) * 0.5
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = (pos - lo).reshape([-1, 1] if axis == 0 else [1, -1])
+        return np.take(a, lo, axis=axis) * (1 - frac) + np.take(a, hi, axis=axis) * frac
+
+    return along(along(plane, 0), 1)
+
+
+def _brooks_bilinear_demosaic(raw: np.ndarray) -> np.ndarray:
+    """Brooks' ``process.demosaic`` algorithm (flip / resize_bilinear / flip per RGGB plane,
+    greens averaged from the two green planes), written with numpy as an independent reference."""
+
+    def to_depth(a):  # space_to_depth(2): (2h, 2w) -> (h, w, 4), sites row-major
+        h, w = a.shape
+        return a.reshape(h // 2, 2, w // 2, 2).transpose(0, 2, 1, 3).reshape(h // 2, w // 2, 4)
+
+    def to_space(a):  # depth_to_space(2)
+        h, w, _ = a.shape
+        return a.reshape(h, w, 2, 2).transpose(0, 2, 1, 3).reshape(2 * h, 2 * w)
+
+    red_plane, gr_plane, gb_plane, blue_plane = (raw[i::2, j::2] for i in (0, 1) for j in (0, 1))
+    red = _resize2x_tf1_bilinear(red_plane)
+    g_r = to_depth(_resize2x_tf1_bilinear(gr_plane[:, ::-1])[:, ::-1])
+    g_b = to_depth(_resize2x_tf1_bilinear(gb_plane[::-1, :])[::-1, :])
+    green_sites = [
+        (g_r[..., 0] + g_b[..., 0]) / 2,
+        g_r[..., 1],
+        g_b[..., 2],
+        (g_r[..., 3] + g_b[..., 3]) / 2,
+    ]
+    green = to_space(np.stack(green_sites, axis=-1))
+    blue = _resize2x_tf1_bilinear(blue_plane[::-1, ::-1])[::-1, ::-1]
+    return np.stack([red, green, blue], axis=-1)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (8, 8), (6, 10), (32, 48)])
+def test_bilinear_demosaic_equals_brooks_reference_including_borders(shape):
+    raw = mosaic(np.random.default_rng(3).random(shape + (3,), dtype=np.float32), "RGGB")
+    reference = _brooks_bilinear_demosaic(raw.astype(np.float64))
+    np.testing.assert_allclose(demosaic(raw, "RGGB", "bilinear"), reference, atol=1e-6)
+
+
 def test_malvar_beats_bilinear_on_natural_images():
     for name, img in _natural_crops().items():
         scores = {

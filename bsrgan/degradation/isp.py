@@ -426,7 +426,7 @@ _KERNELS = {method: _demosaic_kernels(method) for method in DEMOSAIC_METHODS}
 def demosaic(raw: np.ndarray, pattern: str = "RGGB", method: str = "bilinear") -> np.ndarray:
     """Interpolate an (H, W) RAW plane to (H, W, 3) float32 RGB (not clipped).
 
-    ``bilinear`` (Brooks) or ``malvar`` (Malvar-He-Cutler 2004: bilinear plus a Laplacian
+    ``bilinear`` (equal to Brooks' TF demosaic, borders included) or ``malvar`` (Malvar-He-Cutler 2004: bilinear plus a Laplacian
     correction from the site's own colour, ~4 dB better on natural images). Both are linear
     filters (OpenCV ``filter2D``) in float32, so no 16-bit quantisation; the sampled site keeps
     its own value exactly. Borders use reflect-101, which keeps the Bayer phase, so odd sizes are
