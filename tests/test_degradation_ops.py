@@ -7,6 +7,7 @@ Per op: shape / dtype / range, determinism, bad input, and a value that proves c
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 
 import numpy as np
@@ -415,7 +416,7 @@ def test_noise_params_are_json_serialisable() -> None:
 # --------------------------------------------------------------------------- JPEG
 def test_jpeg_error_grows_as_quality_falls(photo: np.ndarray) -> None:
     errors = [float(np.mean((apply_jpeg(photo, JpegParams(q)) - photo) ** 2)) for q in (95, 75, 50, 30, 10)]
-    assert all(a < b for a, b in zip(errors, errors[1:])), errors
+    assert all(a < b for a, b in itertools.pairwise(errors)), errors
     assert errors[0] < 3e-4  # q = 95: PSNR > 35 dB on a photo
 
 
