@@ -285,3 +285,13 @@ def test_failure_stops_keeps_partial_notebook_and_exits_nonzero(tmp_path, capsys
     assert error["ename"] == "ValueError" and error["evalue"] == "boom in the third cell"
     assert error["source_cell_index"] == 3 and "raise ValueError" in error["source"]
     assert run["git"]["sha"] is None  # tmp_path is not a git checkout
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
+    path = write_experiment(tmp_path, {"a": PRODUCER, "b": CONSUMER},
+                            per_nb="    parameters: {SCALE: 2}\n")
+    assert cli_main(["run", str(path), "--dry-run", "--set", "NUM=5"]) == 0
+    out = capsys.readouterr().out
+    assert "[a] a_nb.ipynb" in out and "NUM = 5  (--set NUM=5)" in out
+    assert "SCALE = 2.0  (experiment:notebooks[b])" in out
+    assert not (tmp_path / "results").exists()

@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run folder (default: results/<experiment>/<run-id>); reusing a folder lets --only "
              "pick up the outputs earlier notebooks recorded there",
     )
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the experiment and print what each notebook would get; run nothing")
     parser.add_argument("--log-output", action="store_true",
                         help="stream the notebooks' cell outputs to the terminal")
     parser.add_argument("--kernel", metavar="NAME",
@@ -38,13 +40,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bsrgan.runner import ExperimentError, load_experiment, parse_override, run_experiment
+    from bsrgan.runner import (
+        ExperimentError,
+        load_experiment,
+        parse_override,
+        plan_run,
+        run_experiment,
+    )
 
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         experiment = load_experiment(args.experiment)
         overrides = [parse_override(text) for text in args.overrides]
+        if args.dry_run:
+            plan = plan_run(experiment, overrides=overrides, only=args.only, run_dir=args.out)
+            for notebook_id, resolved in plan.items():
+                print(f"[{notebook_id}] {experiment.spec(notebook_id).notebook}")
+                for name, value in resolved.values.items():
+                    print(f"    {name} = {value!r}  ({resolved.sources[name]})")
+            return 0
         result = run_experiment(
             experiment, overrides=overrides, only=args.only, out=args.out,
             log_output=args.log_output, kernel_name=args.kernel,

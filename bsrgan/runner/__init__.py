@@ -18,10 +18,16 @@ from bsrgan.runner.execute import (
     NotebookRecord,
     RunResult,
     new_run_id,
+    plan_run,
     run_experiment,
 )
 from bsrgan.runner.outputs import OUTPUTS_FILE, read_outputs, write_outputs
-from bsrgan.runner.parameters import DeclaredParameter, coerce, declared_parameters
+from bsrgan.runner.parameters import (
+    DeclaredParameter,
+    ResolvedParameters,
+    coerce,
+    declared_parameters,
+)
 
 __all__ = [
     "OUTPUTS_FILE",
@@ -33,6 +39,7 @@ __all__ = [
     "NotebookRecord",
     "NotebookSpec",
     "Override",
+    "ResolvedParameters",
     "RunResult",
     "coerce",
     "declared_parameters",
@@ -40,6 +47,7 @@ __all__ = [
     "new_run_id",
     "parse_only",
     "parse_override",
+    "plan_run",
     "read_outputs",
     "run_experiment",
     "write_outputs",

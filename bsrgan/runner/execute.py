@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from bsrgan.runner.config import Experiment, Override, parse_only
 from bsrgan.runner.outputs import read_outputs
 from bsrgan.runner.parameters import (
+    ResolvedParameters,
     check_shared_parameters,
     declared_parameters,
     resolve_parameters,
@@ -98,6 +99,33 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return now.strftime("%Y%m%d-%H%M%S")
 
 
+def plan_run(
+    experiment: Experiment,
+    *,
+    overrides: list[Override] | None = None,
+    only: str | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, ResolvedParameters]:
+    """Validate a run without executing it: the parameters each selected notebook would get.
+
+    Values that earlier notebooks will produce at run time are not known yet (their parameters
+    show the notebook defaults here). Raises :class:`ExperimentError` exactly where
+    :func:`run_experiment` would, before it runs anything.
+    """
+    overrides = list(overrides or [])
+    selected = parse_only(only, experiment)
+    declared = {spec.id: declared_parameters(experiment.notebook_path(spec))
+                for spec in experiment.notebooks}
+    check_shared_parameters(experiment, declared, overrides, selected)
+    root = Path(run_dir) if run_dir is not None else experiment.results_root() / "<run-id>"
+    return {
+        notebook_id: resolve_parameters(
+            experiment, experiment.spec(notebook_id), declared[notebook_id], overrides, {},
+            root / experiment.spec(notebook_id).stem)
+        for notebook_id in selected
+    }
+
+
 def run_experiment(
     experiment: Experiment,
     *,
@@ -126,20 +154,13 @@ def run_experiment(
     stream = stream or sys.stdout
     err_stream = err_stream or sys.stderr
     overrides = list(overrides or [])
-    selected = parse_only(only, experiment)
-    declared = {spec.id: declared_parameters(experiment.notebook_path(spec))
-                for spec in experiment.notebooks}
-    check_shared_parameters(experiment, declared, overrides, selected)
-
     run_dir = Path(out).resolve() if out is not None else _fresh_run_dir(experiment.results_root())
+    # Validate every selected notebook's parameters before spending time on the first one.
+    plan = plan_run(experiment, overrides=overrides, only=only, run_dir=run_dir)
+    selected, declared = list(plan), {spec.id: declared_parameters(experiment.notebook_path(spec))
+                                      for spec in experiment.notebooks}
     project_root = _project_root(experiment)
     previous = _load_previous(run_dir)
-
-    # Validate every selected notebook's parameters before spending time on the first one.
-    for notebook_id in selected:
-        spec = experiment.spec(notebook_id)
-        resolve_parameters(experiment, spec, declared[notebook_id], overrides, {},
-                           run_dir / spec.stem)
 
     git = git_info(project_root)
     records: dict[str, NotebookRecord] = {}
@@ -406,5 +427,6 @@ __all__ = [
     "NotebookRecord",
     "RunResult",
     "new_run_id",
+    "plan_run",
     "run_experiment",
 ]

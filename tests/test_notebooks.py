@@ -1,0 +1,145 @@
+"""The numbered notebooks and the experiment files.
+
+Static checks (fast): one ``parameters`` cell, typed plain values with comments, committed
+without outputs, a title, imports from the installed package. Execution: every notebook runs
+through papermill with tiny parameters into tmp_path, and what it writes is checked.
+"""
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+
+from bsrgan.runner import load_experiment, parse_override, plan_run
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+EXPERIMENTS = [ROOT / "experiments" / f"{name}.yaml"
+               for name in ("quickstart", "paper_x4", "paper_comparison")]
+ALLOWED_TYPES = {"int", "float", "str", "bool", "list", "dict"}
+
+
+def parameters_cell(nb) -> nbformat.NotebookNode:
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"expected exactly one cell tagged 'parameters', found {len(tagged)}"
+    return tagged[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def headless_matplotlib():
+    old = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    yield
+    if old is None:
+        os.environ.pop("MPLBACKEND")
+    else:
+        os.environ["MPLBACKEND"] = old
+
+
+def test_the_numbered_notebooks_exist():
+    assert [p.stem[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, len(NOTEBOOKS) + 1)]
+    assert len(NOTEBOOKS) >= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "title first"
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for cell in code_cells:  # committed without outputs
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+        assert "sys.path" not in cell.source, "import the installed package, no path hacks"
+    assert any("from bsrgan" in c.source or "import bsrgan" in c.source for c in code_cells)
+    assert nb.cells[-1].cell_type == "code" and "summary" in nb.cells[-1].source.lower()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_is_typed_plain_and_documented(path):
+    cell = parameters_cell(nbformat.read(path, as_version=4))
+    tree = ast.parse(cell.source)
+    names = []
+    for node in tree.body:
+        assert isinstance(node, ast.AnnAssign), f"not an annotated assignment: {ast.unparse(node)}"
+        assert isinstance(node.target, ast.Name) and node.value is not None
+        assert ast.unparse(node.annotation) in ALLOWED_TYPES, ast.unparse(node)
+        ast.literal_eval(node.value)  # a plain value: nothing that does work
+        names.append(node.target.id)
+        assert node.target.id.isupper(), node.target.id
+    lines = [line for line in cell.source.splitlines() if line.strip()]
+    assert len(lines) == len(names), "one parameter per line"
+    assert all("  # " in line for line in lines), "every parameter has a comment"
+    assert "OUTPUT_DIR" in names
+    declared = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` prints
+    assert list(declared) == names
+    assert all(info["help"] for info in declared.values())
+    assert declared["OUTPUT_DIR"]["default"].strip('"').startswith("results/")
+
+
+def test_papermill_help_notebook_lists_the_parameters():
+    path = NOTEBOOKS[0]
+    done = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(path)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    for name in papermill.inspect_notebook(str(path)):
+        assert name in done.stdout
+
+
+# ----------------------------------------------------------------------------------- experiments
+
+@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if p.exists()], ids=lambda p: p.stem)
+def test_experiment_files_match_the_notebooks(path):
+    experiment = load_experiment(path)
+    assert experiment.name == path.stem
+    plan = plan_run(experiment)  # every parameter declared by its notebook and well typed
+    assert list(plan) == experiment.ids()
+    for resolved in plan.values():
+        assert "OUTPUT_DIR" in resolved.values
+
+
+def test_quickstart_runs_on_cpu_offline():
+    experiment = load_experiment(ROOT / "experiments" / "quickstart.yaml")
+    assert [spec.stem for spec in experiment.notebooks] == [p.stem for p in NOTEBOOKS]
+    for resolved in plan_run(experiment).values():
+        if "DEVICE" in resolved.values:
+            assert resolved.values["DEVICE"] == "cpu"
+    # overrides are checked against the notebooks
+    plan = plan_run(experiment, overrides=[parse_override("01.NUM_PAIRS=2")], only="01")
+    assert plan["01"].values["NUM_PAIRS"] == 2
+
+
+# ---------------------------------------------------------------------------------- execution
+
+def execute(path: Path, tmp_path: Path, **parameters) -> Path:
+    """Run ``path`` with papermill; returns its OUTPUT_DIR."""
+    out = tmp_path / path.stem
+    papermill.execute_notebook(str(path), str(tmp_path / path.name),
+                               parameters={"OUTPUT_DIR": str(out), **parameters},
+                               progress_bar=False, cwd=str(tmp_path))
+    return out
+
+
+def test_01_degradation_model(tmp_path):
+    out = execute(NOTEBOOK_DIR / "01_degradation_model.ipynb", tmp_path,
+                  NUM_PAIRS=2, NUM_PLANS=400, SPEED_PAIRS=2)
+    for figure in ("blur_kernels", "downsampling", "gaussian_noise", "jpeg", "camera_noise_steps",
+                   "pipeline_gallery", "op_distributions", "bsrgan_vs_plus"):
+        assert (out / f"{figure}.png").stat().st_size > 1000, figure
+    stats = pd.read_csv(out / "op_statistics.csv")
+    assert set(stats.op) >= {"blur", "jpeg", "camera_noise", "downsample2"}
+    assert (stats.z.abs() < 5).all(), stats  # frequencies agree with the probabilities
+    assert stats.set_index("op").loc["blur", "measured"] == 2.0
+    trace = json.loads((out / "pair0_trace.json").read_text())
+    assert trace[0]["op"] == "modcrop" and trace[-1]["op"] == "crop"
+    summary = (out / "summary.md").read_text()
+    assert "bit-identical: True" in summary
+    speed = pd.read_csv(out / "speed.csv")
+    assert len(speed) == 4 and (speed["ms/pair"] > 0).all()
