@@ -44,8 +44,8 @@ def to_uint8_matlab(x: np.ndarray) -> np.ndarray:
 
     Returns float64 holding integers in [0, 255] (what ``double(uint8(x))`` gives).
     """
-    x = np.asarray(x, dtype=np.float64)
-    return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), 0.0, 255.0)
+    clipped = np.clip(np.asarray(x, dtype=np.float64), 0.0, 255.0)
+    return np.floor(clipped + 0.5)  # non-negative after saturation: half away from zero = floor(x + .5)
 
 
 def rgb_to_y_bt601(img: np.ndarray) -> np.ndarray:

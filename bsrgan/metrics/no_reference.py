@@ -75,7 +75,10 @@ class NIQEMetric(_LumaMetric):
             self._score_luma = lambda luma: niqe_from_luma(luma, model)
 
     def score(self, img: ImageLike) -> float:
-        luma = self.luma(img)
+        return self.score_luma(self.luma(img), img)
+
+    def score_luma(self, luma: np.ndarray, img: ImageLike = "luma") -> float:
+        """NIQE of an already prepared luma plane (0-255, shaved); ``img`` names it in errors."""
         value = self._score_luma(luma)
         if not np.isfinite(value):
             raise ValueError(f"{image_label(img)}: NIQE is undefined (fewer than two blocks with "
@@ -113,7 +116,7 @@ class PIMetric(_LumaMetric):
     def components(self, img: ImageLike) -> dict[str, float]:
         """``{"niqe": ..., "nrqm": ..., "pi": ...}`` from one read of ``img``."""
         luma = self.luma(img)
-        niqe = self.niqe._score_luma(luma)
+        niqe = self.niqe.score_luma(luma, img)
         nrqm = self.nrqm._score_luma(luma)
         return {"niqe": niqe, "nrqm": nrqm, "pi": ((10.0 - nrqm) + niqe) / 2.0}
 
