@@ -225,6 +225,8 @@ def test_weights_file_fp16_loads_and_wrong_files_are_named(tmp_path):
         PerceptualLoss("vgg16", weights_path=tmp_path / "junk.pth")
     with pytest.raises(VGGWeightsError, match="not found"):
         PerceptualLoss("vgg16", weights_path=tmp_path / "absent.pth")
+    with pytest.raises(ValueError, match="pretrained=False"):
+        PerceptualLoss("vgg16", weights_path=tmp_path / "vgg16_fp16.pth", pretrained=False)
 
 
 def test_real_vgg16_weights_from_the_offline_mirror(asset_env, shared_assets):

@@ -165,7 +165,7 @@ def test_non_rrdbnet_weights_are_reported_against_the_release_layout(tmp_path):
     assert len(info.value.missing) == len(build_model("rrdbnet_x4").state_dict())
 
 
-@pytest.mark.parametrize("content", [b"", b"not a torch file", None])
+@pytest.mark.parametrize("content", [b"", b"not a torch file", b"junk", None])
 def test_unreadable_files_raise_weights_error(tmp_path, content):
     path = tmp_path / "bad.pth"
     if content is None:

@@ -91,7 +91,7 @@ def _vgg_features(backbone: str, depth: int) -> nn.Sequential:
 def _read_features_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling / zip / IO errors all mean "not a usable weights file"
+    except Exception as err:  # torch.load raises many types (unpickling, zip, struct, IO errors)
         raise VGGWeightsError(f"{path}: cannot read VGG weights ({type(err).__name__}: {err})") from err
     if not isinstance(state, Mapping):
         raise VGGWeightsError(f"{path}: expected a state dict, found {type(state).__name__}")
@@ -168,6 +168,8 @@ class PerceptualLoss(nn.Module):
         if criterion not in _CRITERIA:
             raise ValueError(f"PerceptualLoss: criterion must be one of {sorted(_CRITERIA)}, "
                              f"got {criterion!r}")
+        if weights_path is not None and not pretrained:
+            raise ValueError("PerceptualLoss: weights_path given together with pretrained=False")
         if layer_weights is not None:
             preset = "custom"
         else:

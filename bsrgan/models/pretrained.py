@@ -6,9 +6,7 @@ read from the tensor shapes, weights are cast to fp32 and loaded with ``strict=T
 """
 from __future__ import annotations
 
-import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -85,7 +83,7 @@ def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a weights file into a plain fp32 state dict.
 
     Accepts plain state dicts and checkpoint dicts (generator weights picked by ``CHECKPOINT_KEYS``
@@ -97,7 +95,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path}: weights file not found")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+    except Exception as err:  # torch.load raises many types (unpickling, zip, struct, IO errors)
         raise WeightsError(f"{path}: cannot read as a PyTorch weights file "
                            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
     state = _strip_prefixes(_unwrap_checkpoint(obj, path))
@@ -176,7 +174,7 @@ def load_pretrained(name_or_path: str | Path, device: str | torch.device = "cpu"
             missing / unexpected keys and shape mismatches and names the file).
     """
     path = _resolve(name_or_path)
-    state = load_state_dict(path)
+    state = read_state_dict(path)
     config = infer_rrdbnet_config(state)
     model = RRDBNet(**config) if config else RRDBNet()  # default: report against the x4 release
     check_layout(model, state, path)
