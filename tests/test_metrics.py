@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import pickle
 from pathlib import Path
 
 import cv2
@@ -196,10 +197,12 @@ def test_niqe_matches_official_matlab_within_1_percent(calibration: dict, name: 
     assert ours == pytest.approx(official, rel=0.01), f"{name}: ours {ours:.4f} vs MATLAB {official:.4f}"
 
 
-def test_niqe_accepts_paths_and_is_deterministic(calibration: dict) -> None:
+def test_niqe_accepts_paths_is_deterministic_and_picklable(calibration: dict) -> None:
     m = create("niqe", protocol="matlab")
     path = calibration["folder"] / "dist_dir" / "I04.bmp"
     assert m(path) == m(path) == m(calibration["dist"]["I04"])
+    clone = pickle.loads(pickle.dumps(m))  # evaluation ships metric objects to worker processes
+    assert clone(path) == m(path) and clone.settings == m.settings
 
 
 @pytest.mark.parametrize("name", PYIQA_AGREES_ON)

@@ -8,6 +8,7 @@ PI = ((10 - NRQM) + NIQE) / 2 (PIRM 2018).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,7 @@ class NIQEMetric(_LumaMetric):
 
             self._score_luma = PyiqaNIQE(path)
         else:
-            model = load_niqe_model(path)
-            self._score_luma = lambda luma: niqe_from_luma(luma, model)
+            self._score_luma = partial(niqe_from_luma, model=load_niqe_model(path))  # picklable
 
     def score(self, img: ImageLike) -> float:
         return self.score_luma(self.luma(img), img)
