@@ -123,8 +123,10 @@ def test_scale_factor_inferred_for_x2(tmp_path):
 def test_trainer_checkpoints_prefer_ema_weights(tmp_path, layout):
     raw, ema = _tiny(1).state_dict(), _tiny(2).state_dict()
     if layout == "ours":
-        ckpt = {"generator": raw, "ema": ema, "discriminator": {"w": torch.zeros(1)},
-                "optimizer": {"state": {}}, "iteration": 10, "config": {"nb": 1}}
+        ckpt = {"format": 1, "step": 10, "generator": raw, "ema": ema,
+                "discriminator": {"w": torch.zeros(1)}, "optimizer_g": {"state": {}},
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state()},
+                "config": {"model": {"generator": "rrdbnet_tiny"}}}
     elif layout == "basicsr":
         ckpt = {"params": raw, "params_ema": ema}
     elif layout == "ddp_ema":

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bsrgan.models.rrdbnet import RRDBNet
@@ -36,6 +37,10 @@ CHECKPOINT_KEYS = ("ema", "params_ema", "generator_ema", "model_ema", "net_g_ema
 # Wrapper prefixes added by DistributedDataParallel / DataParallel / AveragedModel and torch.compile.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _MAX_LISTED = 8
+# Trainer checkpoints also hold numpy RNG states (arrays); allow exactly what rebuilding a numpy
+# array needs, nothing that runs code. Everything else still goes through weights_only=True.
+_NUMPY_ARRAY_GLOBALS = [np.ndarray, np.dtype, type(np.dtype(np.uint32)),
+                        getattr(np, "_core", getattr(np, "core", None)).multiarray._reconstruct]
 
 
 class WeightsError(ValueError):
@@ -94,7 +99,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch.load raises many types (unpickling, zip, struct, IO errors)
         raise WeightsError(f"{path}: cannot read as a PyTorch weights file "
                            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
