@@ -50,7 +50,9 @@ def ops(trace: list[dict]) -> list[str]:
 @pytest.mark.parametrize("sf, patch", [(4, 72), (2, 48), (3, 40)])
 def test_bsrgan_shapes_and_range(photo: np.ndarray, sf: int, patch: int) -> None:
     for seed in range(3):
-        lq, hq, trace = degrade_bsrgan(photo, sf=sf, lq_patchsize=patch, rng=np.random.default_rng(seed), isp=False)
+        lq, hq, trace = degrade_bsrgan(
+            photo, sf=sf, lq_patchsize=patch, rng=np.random.default_rng(seed), isp=False
+        )
         assert lq.shape == (patch, patch, 3) and hq.shape == (patch * sf, patch * sf, 3)
         assert lq.dtype == hq.dtype == np.float32
         assert 0.0 <= lq.min() and lq.max() <= 1.0 and 0.0 <= hq.min() and hq.max() <= 1.0
@@ -61,8 +63,13 @@ def test_bsrgan_shapes_and_range(photo: np.ndarray, sf: int, patch: int) -> None
 def test_bsrgan_plus_shapes_and_range(photo: np.ndarray, use_sharp: bool) -> None:
     for seed in range(3):
         lq, hq, trace = degrade_bsrgan_plus(
-            photo, sf=4, lq_patchsize=64, shuffle_prob=0.5, use_sharp=use_sharp,
-            rng=np.random.default_rng(seed), isp=False,
+            photo,
+            sf=4,
+            lq_patchsize=64,
+            shuffle_prob=0.5,
+            use_sharp=use_sharp,
+            rng=np.random.default_rng(seed),
+            isp=False,
         )
         assert lq.shape == (64, 64, 3) and hq.shape == (256, 256, 3)
         assert lq.dtype == hq.dtype == np.float32
@@ -78,7 +85,9 @@ def test_hq_is_the_aligned_crop_of_the_input(photo: np.ndarray) -> None:
         crop = trace[-1]["params"]
         t, l = 4 * crop["top"], 4 * crop["left"]
         np.testing.assert_array_equal(hq, photo[t : t + 288, l : l + 288])
-        assert 0 <= crop["top"] <= 80 - 72 and 0 <= crop["left"] <= 84 - 72  # 320x336 after mod-crop
+        assert (
+            0 <= crop["top"] <= 80 - 72 and 0 <= crop["left"] <= 84 - 72
+        )  # 320x336 after mod-crop
 
 
 # --------------------------------------------------------------------------- determinism / replay
@@ -119,9 +128,13 @@ def test_degradation_does_not_modify_the_input(photo: np.ndarray) -> None:
 
 
 @needs_isp
-@pytest.mark.parametrize("plan, degrade", [(plan_bsrgan, degrade_bsrgan), (plan_bsrgan_plus, degrade_bsrgan_plus)])
+@pytest.mark.parametrize(
+    "plan, degrade", [(plan_bsrgan, degrade_bsrgan), (plan_bsrgan_plus, degrade_bsrgan_plus)]
+)
 def test_camera_noise_is_traced_and_replayed(photo: np.ndarray, plan, degrade) -> None:
-    seed = next(s for s in range(500) if "camera_noise" in ops(plan(np.random.default_rng(s), 323, 338)))
+    seed = next(
+        s for s in range(500) if "camera_noise" in ops(plan(np.random.default_rng(s), 323, 338))
+    )
     lq, hq, trace = degrade(photo, rng=np.random.default_rng(seed))
     assert "camera_noise" in ops(trace)
     assert lq.dtype == hq.dtype == np.float32 and 0.0 <= lq.min() and lq.max() <= 1.0
@@ -139,8 +152,10 @@ def _correlation_peak(lq: np.ndarray, hq: np.ndarray, sf: int, radius: int = 3) 
     best, best_shift = -np.inf, (0, 0)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
-            b = hq.mean(axis=2)[radius + 8 + dy : hq.shape[0] - radius - 8 + dy,
-                                radius + 8 + dx : hq.shape[1] - radius - 8 + dx]
+            b = hq.mean(axis=2)[
+                radius + 8 + dy : hq.shape[0] - radius - 8 + dy,
+                radius + 8 + dx : hq.shape[1] - radius - 8 + dx,
+            ]
             c = float(((b - b.mean()) / b.std() * a).mean())
             if c > best:
                 best, best_shift = c, (dy, dx)
@@ -163,11 +178,16 @@ def noise_free(trace: list[dict]) -> list[dict]:
 
 
 def test_lq_and_hq_are_aligned_on_noise_free_plans(photo: np.ndarray) -> None:
-    """Every down-sampling path (halving, resize, shifted blur + nearest) keeps LQ on the HR grid."""
+    """Every down-sampling path (halving, resize, shifted blur + nearest) keeps the HR grid."""
     seen = set()
     for seed in range(60):
         trace = noise_free(plan_bsrgan(np.random.default_rng(seed), *photo.shape[:2], isp=False))
-        paths = frozenset(ops(trace)) & {"downsample1", "downsample2", "downsample2_shifted", "blur"}
+        paths = frozenset(ops(trace)) & {
+            "downsample1",
+            "downsample2",
+            "downsample2_shifted",
+            "blur",
+        }
         if paths in seen:
             continue
         seen.add(paths)
@@ -178,7 +198,9 @@ def test_lq_and_hq_are_aligned_on_noise_free_plans(photo: np.ndarray) -> None:
 
 def test_plus_lq_and_hq_are_aligned_on_noise_free_plans(photo: np.ndarray) -> None:
     for seed in range(6):
-        trace = noise_free(plan_bsrgan_plus(np.random.default_rng(seed), *photo.shape[:2], isp=False))
+        trace = noise_free(
+            plan_bsrgan_plus(np.random.default_rng(seed), *photo.shape[:2], isp=False)
+        )
         lq, hq = replay(photo, trace)
         assert _correlation_peak(lq, hq, 4) == (0, 0), ops(trace)
 
@@ -206,12 +228,16 @@ def test_bsrgan_op_counts_and_probabilities(bsrgan_plans: list[list[dict]]) -> N
     matlab = sum(t[1]["params"]["method"] == "matlab_bicubic" for t in halved)
     assert_binomial(matlab, len(halved), 0.5, "halving by MATLAB imresize")
     assert_binomial(counts["downsample2"], n, 0.75, "downsample-2 by resize")
-    assert_binomial(sum(Counter(ops(t))["jpeg"] == 2 for t in bsrgan_plans), n, 0.9, "JPEG inside the shuffle")
+    assert_binomial(
+        sum(Counter(ops(t))["jpeg"] == 2 for t in bsrgan_plans), n, 0.9, "JPEG inside the shuffle"
+    )
     if HAS_ISP:
         assert_binomial(counts["camera_noise"], n, 0.25, "camera sensor noise")
 
 
-def test_bsrgan_order_is_a_shuffle_with_downsample2_before_3(bsrgan_plans: list[list[dict]]) -> None:
+def test_bsrgan_order_is_a_shuffle_with_downsample2_before_3(
+    bsrgan_plans: list[list[dict]],
+) -> None:
     n = len(bsrgan_plans)
     noise_first = noise_before_ds3 = blurs_before_ds2 = 0
     both_blurs_before_ds2 = 0
@@ -225,7 +251,8 @@ def test_bsrgan_order_is_a_shuffle_with_downsample2_before_3(bsrgan_plans: list[
         n_hr_blurs = names[:ds2].count("blur")
         blurs_before_ds2 += n_hr_blurs >= 1
         both_blurs_before_ds2 += n_hr_blurs == 2
-    # {noise, ds2, ds3} in random order, ds2/ds3 sorted: noise is first w.p. 1/3, before ds3 w.p. 2/3
+    # {noise, ds2, ds3} in random order with ds2/ds3 sorted:
+    # noise is first w.p. 1/3 and before ds3 w.p. 2/3
     assert_binomial(noise_first, n, 1 / 3, "noise before downsample-2")
     assert_binomial(noise_before_ds3, n, 2 / 3, "noise before downsample-3")
     # {blur, blur, ds2, ds3}: a blur comes first w.p. 1/2, both blurs first w.p. 1/6
@@ -235,7 +262,9 @@ def test_bsrgan_order_is_a_shuffle_with_downsample2_before_3(bsrgan_plans: list[
 
 def test_bsrgan_parameter_distributions(bsrgan_plans: list[list[dict]]) -> None:
     blurs = [e["params"] for t in bsrgan_plans for e in t if e["op"] == "blur"]
-    assert_binomial(sum(b["kind"] == "anisotropic" for b in blurs), len(blurs), 0.5, "anisotropic blur")
+    assert_binomial(
+        sum(b["kind"] == "anisotropic" for b in blurs), len(blurs), 0.5, "anisotropic blur"
+    )
     noises = [e["params"] for t in bsrgan_plans for e in t if e["op"] == "gaussian_noise"]
     modes = Counter(p["mode"] for p in noises)
     assert_binomial(modes["color"], len(noises), 0.4, "colour noise")
@@ -279,8 +308,18 @@ def test_bsrgan_plus_fixed_order_and_frequencies() -> None:
         core = names[1:-3]  # between modcrop and resize_final / jpeg / crop
         j = core.index("jpeg")
         assert core[:2] == ["blur", "resize"] and core[j + 1 : j + 3] == ["blur", "resize"]
-        assert set(core[2:j]) <= {"gaussian_noise", "poisson_noise", "speckle_noise", "camera_noise"}
-        assert set(core[j + 3 :]) <= {"gaussian_noise", "poisson_noise", "speckle_noise", "camera_noise"}
+        assert set(core[2:j]) <= {
+            "gaussian_noise",
+            "poisson_noise",
+            "speckle_noise",
+            "camera_noise",
+        }
+        assert set(core[j + 3 :]) <= {
+            "gaussian_noise",
+            "poisson_noise",
+            "speckle_noise",
+            "camera_noise",
+        }
         h = trace[2]["params"]["height"]
         resize_kind["up" if h > 320 else "down" if h < 320 else "keep"] += 1
     assert_binomial(resize_kind["up"], n, 0.2, "resize up")
@@ -322,14 +361,16 @@ def test_too_small_input_names_both_sizes() -> None:
         degrade_bsrgan_plus(img, rng=np.random.default_rng(0), isp=False)
     with pytest.raises(ValueError, match="too small"):  # 289 mod-crops to 288: fits
         degrade_bsrgan(np.zeros((287, 300, 3), np.float32), isp=False)
-    lq, _, _ = degrade_bsrgan(np.zeros((291, 289, 3), np.float32), rng=np.random.default_rng(0), isp=False)
+    lq, _, _ = degrade_bsrgan(
+        np.zeros((291, 289, 3), np.float32), rng=np.random.default_rng(0), isp=False
+    )
     assert lq.shape == (72, 72, 3)
 
 
 def test_bad_arguments_are_rejected(photo: np.ndarray) -> None:
     with pytest.raises(ValueError, match="dtype uint8"):
         degrade_bsrgan((photo * 255).astype(np.uint8), isp=False)
-    with pytest.raises(ValueError, match="rng"):
+    with pytest.raises(TypeError, match="rng"):
         degrade_bsrgan(photo, rng=42, isp=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="scale factor"):
         degrade_bsrgan(photo, sf=0, isp=False)

@@ -16,7 +16,12 @@ MIN_SPREAD = 1e-6
 
 
 def _check_size(size: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, (int, np.integer))
+        or size < 1
+        or size % 2 == 0
+    ):
         raise ValueError(f"kernel size must be a positive odd integer, got {size!r}")
     return int(size)
 

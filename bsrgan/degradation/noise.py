@@ -53,7 +53,9 @@ def _draw_seed(rng: np.random.Generator) -> int:
 
 
 def sample_gaussian_noise(
-    rng: np.random.Generator, level_min: int = NOISE_LEVEL_RANGE[0], level_max: int = NOISE_LEVEL_RANGE[1]
+    rng: np.random.Generator,
+    level_min: int = NOISE_LEVEL_RANGE[0],
+    level_max: int = NOISE_LEVEL_RANGE[1],
 ) -> GaussianNoiseParams:
     """Draw Gaussian noise parameters; the level is U{level_min..level_max} / 255."""
     if not 0 <= level_min <= level_max:
@@ -129,7 +131,9 @@ def apply_poisson_noise(img: np.ndarray, params: PoissonNoiseParams) -> np.ndarr
     img = np.round(np.clip(img, 0.0, 1.0) * 255.0) / 255.0
     if params.gray:
         luma = np.round(np.clip(img @ LUMA_WEIGHTS.astype(np.float32), 0.0, 1.0) * 255.0) / 255.0
-        noise = gen.poisson(luma * params.scale).astype(np.float32) / np.float32(params.scale) - luma
+        noise = (
+            gen.poisson(luma * params.scale).astype(np.float32) / np.float32(params.scale) - luma
+        )
         out = img + noise[..., None]
     else:
         out = gen.poisson(img * params.scale).astype(np.float32) / np.float32(params.scale)

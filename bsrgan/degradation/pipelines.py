@@ -134,7 +134,9 @@ class Op:
 
 
 OPS: dict[str, Op] = {
-    "modcrop": Op(ModcropParams, lambda lq, hq, p: (apply_modcrop(lq, p), apply_modcrop(hq, p)), True),
+    "modcrop": Op(
+        ModcropParams, lambda lq, hq, p: (apply_modcrop(lq, p), apply_modcrop(hq, p)), True
+    ),
     "sharpen": Op(SharpenParams, _sharpen_pair, True),
     "blur": Op(BlurParams, apply_blur),
     "downsample1": Op(ResizeParams, apply_resize),
@@ -193,14 +195,20 @@ def replay(img: Image, trace: Sequence[dict[str, Any]]) -> tuple[Image, Image]:
         try:
             lq, hq = apply_op(lq, hq, entry)
         except ValueError as err:
-            raise ValueError(f"trace step {i} ({entry.get('op') if isinstance(entry, dict) else entry!r}): {err}") from err
+            raise ValueError(
+                f"trace step {i} ({entry.get('op') if isinstance(entry, dict) else entry!r}): {err}"
+            ) from err
     return lq, hq
 
 
 # ----------------------------------------------------------------------------- planning
 def _check_patch(height: int, width: int, sf: int, lq_patchsize: int) -> tuple[int, int]:
     """Mod-cropped size; ValueError naming both sizes when the image is too small."""
-    if isinstance(lq_patchsize, bool) or not isinstance(lq_patchsize, (int, np.integer)) or lq_patchsize < 1:
+    if (
+        isinstance(lq_patchsize, bool)
+        or not isinstance(lq_patchsize, (int, np.integer))
+        or lq_patchsize < 1
+    ):
         raise ValueError(f"lq_patchsize must be a positive integer, got {lq_patchsize!r}")
     h, w = height - height % sf, width - width % sf
     need = lq_patchsize * sf
@@ -216,7 +224,7 @@ def _check_rng(rng: np.random.Generator | None) -> np.random.Generator:
     if rng is None:
         return np.random.default_rng()
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
     return rng
 
 
@@ -260,7 +268,9 @@ def plan_bsrgan(
             h_before, w_before = h, w
             if rng.random() < DOWNSAMPLE2_RESIZE_PROB:
                 sf1 = rng.uniform(1.0, 2.0 * sf)
-                p = ResizeParams(max(1, int(1 / sf1 * h)), max(1, int(1 / sf1 * w)), sample_cv2_method(rng))
+                p = ResizeParams(
+                    max(1, int(1 / sf1 * h)), max(1, int(1 / sf1 * w)), sample_cv2_method(rng)
+                )
                 trace.append(trace_entry("downsample2", p))
                 h, w = p.height, p.width
             else:
@@ -294,7 +304,7 @@ def plan_bsrgan_plus(
     use_sharp: bool = False,
     isp: bool = True,
 ) -> Trace:
-    """Draw the trace of one ``degrade_bsrgan_plus`` sample for an HR image of ``height x width``."""
+    """Draw the trace of one ``degrade_bsrgan_plus`` sample for a ``height x width`` HR image."""
     sf = check_scale_factor(sf)
     if not 0.0 <= shuffle_prob <= 1.0:
         raise ValueError(f"shuffle_prob must be in [0, 1], got {shuffle_prob!r}")
@@ -365,6 +375,11 @@ def degrade_bsrgan(
 
     Returns:
         lq (p, p, 3), hq (p*sf, p*sf, 3) float32 in [0, 1], and the trace for :func:`replay`.
+
+    Raises:
+        ValueError: image smaller than ``lq_patchsize * sf`` (the message names both sizes), not
+            float (H, W, 3) in [0, 1], or bad ``sf`` / ``lq_patchsize``.
+        TypeError: ``img`` is not a numpy array or ``rng`` not a ``numpy.random.Generator``.
     """
     img = check_image(img)
     trace = plan_bsrgan(_check_rng(rng), img.shape[0], img.shape[1], sf, lq_patchsize, isp)
@@ -381,7 +396,7 @@ def degrade_bsrgan_plus(
     rng: np.random.Generator | None = None,
     isp: bool = True,
 ) -> tuple[Image, Image, Trace]:
-    """Extended BSRGAN degradation (release ``degradation_bsrgan_plus``, Real-ESRGAN ideas mixed in).
+    """Extended BSRGAN degradation (release ``degradation_bsrgan_plus``, with Real-ESRGAN ideas).
 
     Args as :func:`degrade_bsrgan`, plus ``shuffle_prob`` (probability of a fully shuffled order)
     and ``use_sharp`` (USM-sharpen the HR first; the HQ target is then the sharpened image).

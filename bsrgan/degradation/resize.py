@@ -42,7 +42,9 @@ def apply_resize(img: np.ndarray, params: ResizeParams) -> np.ndarray:
     if params.method == "matlab_bicubic":
         out = imresize(img, output_shape=(params.height, params.width))
     elif params.method in CV2_METHODS:
-        out = cv2.resize(img, (params.width, params.height), interpolation=CV2_METHODS[params.method])
+        out = cv2.resize(
+            img, (params.width, params.height), interpolation=CV2_METHODS[params.method]
+        )
         out = out.reshape(params.height, params.width, img.shape[2])
     else:
         raise ValueError(f"unknown resize method {params.method!r}; expected one of {METHODS}")
@@ -115,9 +117,7 @@ def imresize(
         output_shape = (int(np.ceil(h * scale)), int(np.ceil(w * scale)))
         scales = (float(scale), float(scale))
     else:
-        scales = (
-            (output_shape[0] / h, output_shape[1] / w) if scale is None else (scale, scale)
-        )
+        scales = (output_shape[0] / h, output_shape[1] / w) if scale is None else (scale, scale)
     oh, ow = int(output_shape[0]), int(output_shape[1])
     if oh < 1 or ow < 1:
         raise ValueError(f"imresize: output size must be >= 1 px, got {oh}x{ow}")

@@ -12,7 +12,7 @@ from bsrgan.degradation.validation import check_image
 
 @dataclass(frozen=True)
 class SharpenParams:
-    """USM: ``weight`` of the residual, Gaussian ``radius`` (px, made odd), ``threshold`` in 8-bit units."""
+    """USM: residual ``weight``, Gaussian ``radius`` (px, made odd), ``threshold`` (8-bit units)."""
 
     weight: float = 0.5
     radius: int = 50

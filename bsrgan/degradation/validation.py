@@ -16,10 +16,11 @@ def check_image(img: object, name: str = "img") -> np.ndarray:
         name: how the error message calls the argument.
 
     Raises:
-        ValueError: not an array, wrong shape, integer dtype, non-finite or out-of-range values.
+        TypeError: not a numpy array.
+        ValueError: wrong shape, integer dtype, non-finite or out-of-range values.
     """
     if not isinstance(img, np.ndarray):
-        raise ValueError(f"{name}: expected a numpy array (H, W, 3), got {type(img).__name__}")
+        raise TypeError(f"{name}: expected a numpy array (H, W, 3), got {type(img).__name__}")
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"{name}: expected shape (H, W, 3) RGB, got {img.shape}")
     if img.shape[0] < 1 or img.shape[1] < 1:
