@@ -6,6 +6,7 @@ runs DistributedDataParallel with one process per GPU (gloo on CPU); rank 0 writ
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     except (NonFiniteLossError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 reports
     print(f"EMA weights: {result.ema_weights}")
     if result.final_metrics:
         m = result.final_metrics

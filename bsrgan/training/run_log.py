@@ -78,6 +78,8 @@ class RunLogger:
         self._bar = None
         self._handler: logging.Handler | None = None
         self.log = logging.getLogger(LOGGER_NAME)
+        self._last_time = time.perf_counter()
+        self._last_step = start_step
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +106,6 @@ class RunLogger:
 
             self._bar = tqdm(total=total_steps, initial=start_step, unit="it",
                              dynamic_ncols=True, desc="train")
-        self._last_time = time.perf_counter()
-        self._last_step = start_step
 
     def info(self, msg: str, *args: Any) -> None:
         """A line in train.log and on the console (above the progress bar)."""

@@ -479,8 +479,14 @@ class Trainer:
             if vevery > 0 and self.step % vevery == 0:
                 self.validate()
                 barrier(self.ctx)
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.total_steps:
+            if self.step == cfg.total_steps:
                 self.save_checkpoint()
+            elif self.step % cfg.checkpoint_every == 0:
+                if self.nonfinite_streak:  # keep the last checkpoint from before the trouble
+                    self.logger.warning("step %d: checkpoint skipped during a run of non-finite "
+                                        "losses", self.step)
+                else:
+                    self.save_checkpoint()
         elapsed = time.perf_counter() - started
         return self._finish(elapsed)
 
