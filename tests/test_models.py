@@ -47,14 +47,21 @@ def _save(obj, path: Path) -> Path:
 # ---------------------------------------------------------------- generator architecture
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_generator_forward_odd_size_finite_and_all_parameters_get_gradients(name):
+def test_generator_forward_odd_size_is_finite(name):
     torch.manual_seed(0)
     model = build_model(name)
-    x = torch.rand(2, 3, 7, 5)
-    out = model(x)
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 7, 5))
     assert out.shape == (2, 3, 7 * model.sf, 5 * model.sf)
     assert torch.isfinite(out).all()
-    out.square().mean().backward()
+
+
+# the full x4/x2 nets have the same layer types as these, only more of them (CPU time)
+@pytest.mark.parametrize("name,sf", [("rrdbnet_tiny", 4), ("rrdbnet_tiny", 2), ("rrdbnet_small", 4)])
+def test_every_generator_parameter_gets_a_gradient(name, sf):
+    torch.manual_seed(0)
+    model = build_model(name, sf=sf)
+    model(torch.rand(2, 3, 7, 5)).square().mean().backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert no_grad == []
 
