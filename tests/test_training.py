@@ -22,8 +22,18 @@ import torch
 import yaml
 
 from bsrgan.training import (
-    LOSS_PRESETS, BlindSRDataset, ConfigError, ModelEMA, NonFiniteLossError, ResumableSampler,
-    Trainer, config_from_dict, config_to_dict, list_checkpoints, load_checkpoint, load_config,
+    LOSS_PRESETS,
+    BlindSRDataset,
+    ConfigError,
+    ModelEMA,
+    NonFiniteLossError,
+    ResumableSampler,
+    Trainer,
+    config_from_dict,
+    config_to_dict,
+    list_checkpoints,
+    load_checkpoint,
+    load_config,
     replace,
 )
 from bsrgan.training import checkpoint as ckpt
@@ -137,7 +147,7 @@ def test_dataset_is_a_pure_function_of_seed_epoch_index():
 
 def test_loader_workers_and_resume_offset_reproduce_the_stream():
     ds = BlindSRDataset(small_images(), hr_crop=64, lq_patch=16, seed=0)
-    kw = dict(batch_size=2, pin_memory=False, persistent_workers=True, prefetch_factor=2)
+    kw = {"batch_size": 2, "pin_memory": False, "persistent_workers": True, "prefetch_factor": 2}
     stream = make_loader(ds, num_workers=0, **kw)
     it = iter(stream)
     first = [next(it) for _ in range(4)]  # 8 samples: spans 3 epochs of 3 images
@@ -347,7 +357,7 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
                            keep_last=3, **{"runtime.deterministic": True})
     train = [sys.executable, "-m", "bsrgan.train", "--config", str(config), "--no-progress"]
     env = subprocess_env()
-    straight = subprocess.run(train + ["--out", str(tmp_path / "straight")], env=env,
+    straight = subprocess.run(train + ["--out", str(tmp_path / "straight")], check=False, env=env,
                               cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
@@ -364,7 +374,7 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     assert mid.exists()
     assert not (killed_dir / "checkpoints" / f"step_{2 * n:08d}.pt").exists()
 
-    resumed = subprocess.run(train + ["--out", str(killed_dir), "--resume"], env=env,
+    resumed = subprocess.run(train + ["--out", str(killed_dir), "--resume"], check=False, env=env,
                              cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / f"step_{2 * n:08d}.pt")
@@ -384,6 +394,29 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == 2 * n
 
 
+def test_gan_stage_resume_restores_discriminator_and_both_optimisers(tmp_path):
+    cfg = tiny_config(**{"stage": "gan", "loss.preset": "released", "total_steps": 4,
+                         "checkpoint_every": 2, "keep_last": 5, "optim.lr_g": None,
+                         "loss.perceptual_backbone": "vgg16", "loss.perceptual_pretrained": False})
+    straight = Trainer(cfg, tmp_path / "a")
+    straight.run()
+    straight.close()
+    first = Trainer(cfg, tmp_path / "b")
+    first.run(until=2)
+    first.close()
+    second = Trainer(cfg, tmp_path / "b", resume=True)
+    assert second.step == 2
+    second.run()
+    second.close()
+    a = load_checkpoint(tmp_path / "a" / "checkpoints" / "step_00000004.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoints" / "step_00000004.pt")
+    for key in ("generator", "ema", "discriminator"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    assert a["scheduler_d"] == b["scheduler_d"]
+    d_a, d_b = a["optimizer_d"]["state"], b["optimizer_d"]["state"]
+    assert all(torch.equal(d_a[i]["exp_avg"], d_b[i]["exp_avg"]) for i in d_a)
+
+
 # ----------------------------------------------------------------------------- DDP
 
 
@@ -399,7 +432,7 @@ def test_ddp_gloo_two_processes_end_with_identical_weights(tmp_path):
            f"--master_port={_free_port()}", "--master_addr=127.0.0.1",
            "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
            "--no-progress"]
-    done = subprocess.run(cmd, env=subprocess_env(), cwd=tmp_path, capture_output=True,
+    done = subprocess.run(cmd, check=False, env=subprocess_env(), cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -6,9 +6,21 @@ and ``bsrgan train --config ...`` do the same from a shell.
 """
 from bsrgan.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from bsrgan.training.config import (
-    LOSS_PRESETS, STAGE_DEFAULTS, ConfigError, DataConfig, LossConfig, ModelConfig, OptimConfig,
-    RuntimeConfig, TrainConfig, ValidationConfig, config_from_dict, config_to_dict, load_config,
-    replace, save_config,
+    LOSS_PRESETS,
+    STAGE_DEFAULTS,
+    ConfigError,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    RuntimeConfig,
+    TrainConfig,
+    ValidationConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    replace,
+    save_config,
 )
 from bsrgan.training.dataset import BlindSRDataset, ResumableSampler
 from bsrgan.training.ema import ModelEMA

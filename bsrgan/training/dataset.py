@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -196,20 +196,20 @@ def _collect(source: ImageSource, hr_crop: int) -> tuple[list[str], list, list[t
 
 def _image_size(path: Path) -> tuple[int, int] | str:
     """(H, W) from the file header (cheap), or the reason the file cannot be used."""
-    try:
-        from PIL import Image
+    from PIL import Image
 
+    from bsrgan.io import imread
+
+    try:
         with Image.open(path) as im:
             w, h = im.size
         return h, w
-    except Exception:
-        pass
+    except (OSError, ValueError) as exc:  # not a header PIL knows: let our reader decide
+        log.debug("PIL cannot read the size of %s (%s); decoding it", path, exc)
     try:
-        from bsrgan.io import imread
-
         img = imread(path)
         return img.shape[0], img.shape[1]
-    except Exception as exc:  # unreadable: excluded, never fatal for the run
+    except (OSError, ValueError) as exc:  # unreadable: excluded, never fatal for the run
         return f"unreadable: {exc}"
 
 

@@ -26,7 +26,13 @@ from bsrgan.training import checkpoint as ckpt
 from bsrgan.training.config import TrainConfig, config_to_dict, load_config, save_config
 from bsrgan.training.dataset import BlindSRDataset, make_loader
 from bsrgan.training.distributed import (
-    DistContext, any_true, barrier, cleanup, gather_digests, init_distributed, mean_over_ranks,
+    DistContext,
+    any_true,
+    barrier,
+    cleanup,
+    gather_digests,
+    init_distributed,
+    mean_over_ranks,
 )
 from bsrgan.training.ema import ModelEMA, unwrap
 from bsrgan.training.run_log import RunLogger
@@ -235,7 +241,7 @@ class Trainer:
         self.gan_loss = None
         if not self.is_gan:
             return
-        from bsrgan.losses import GANLoss, PerceptualLoss
+        from bsrgan.losses import GANLoss
 
         if lc.perceptual_weight:
             self.perceptual_loss = _perceptual_loss(lc).to(self.device).eval()
@@ -570,8 +576,8 @@ def _perceptual_loss(lc) -> nn.Module:
     from bsrgan.losses import PerceptualLoss
     from bsrgan.losses.perceptual import VGGWeightsError
 
-    kwargs = dict(preset=lc.perceptual_preset, weights_path=lc.perceptual_weights_path,
-                  pretrained=lc.perceptual_pretrained, weight=lc.perceptual_weight)
+    kwargs = {"preset": lc.perceptual_preset, "weights_path": lc.perceptual_weights_path,
+              "pretrained": lc.perceptual_pretrained, "weight": lc.perceptual_weight}
     if lc.perceptual_backbone != "auto":
         return PerceptualLoss(backbone=lc.perceptual_backbone, **kwargs)
     try:
