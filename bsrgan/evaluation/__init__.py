@@ -1,0 +1,48 @@
+"""Evaluation of SR methods on real LR datasets (RealSRSet, DPED iPhone, any folder).
+
+>>> from bsrgan.evaluation import evaluate
+>>> result = evaluate("realsrset", ["bicubic=bicubic", "bsrgan=published:bsrgan"],
+...                   "niqe,nrqm,pi", "results/realsrset")        # doctest: +SKIP
+>>> result.summary, result.per_image, result.paths["table"]     # doctest: +SKIP
+
+Modules: :mod:`methods` (NAME=SPEC), :mod:`datasets` (inputs and crop protocol),
+:mod:`generate` + :mod:`cache` (SR images, reused by content key), :mod:`scoring` (metric pool),
+:mod:`tables`, :mod:`figure`, :mod:`provenance`, :mod:`runner` (``evaluate``).
+"""
+from bsrgan.evaluation.datasets import (
+    DPED_DEFAULT_CROP,
+    CropBox,
+    EvalDataset,
+    EvalImage,
+    crop_boxes,
+    load_dataset,
+)
+from bsrgan.evaluation.methods import (
+    PUBLISHED,
+    MethodSpec,
+    MethodSpecError,
+    match_outputs,
+    parse_method,
+    parse_methods,
+)
+from bsrgan.evaluation.runner import EvaluationResult, evaluate
+from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
+
+__all__ = [
+    "DPED_DEFAULT_CROP",
+    "PUBLISHED",
+    "CropBox",
+    "EvalDataset",
+    "EvalImage",
+    "EvaluationResult",
+    "MethodSpec",
+    "MethodSpecError",
+    "MetricPlan",
+    "crop_boxes",
+    "evaluate",
+    "load_dataset",
+    "match_outputs",
+    "parse_method",
+    "parse_methods",
+    "plan_metrics",
+]

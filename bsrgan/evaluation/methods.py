@@ -1,0 +1,162 @@
+"""Methods under evaluation: ``NAME=SPEC`` strings and how each finds its SR output per image.
+
+SPEC is one of
+
+- ``bicubic``: MATLAB-style bicubic x``scale`` upsampling of the LR input (our vectorised
+  ``imresize``, :func:`bsrgan.degradation.resize.imresize`; clipped to [0, 1], saved as 8-bit PNG);
+- ``model:NAME_OR_PATH``: an RRDBNet from the weights registry (``BSRGAN``, ``RealSR_JPEG``...)
+  or a ``.pth`` file, run with tiled inference (:func:`bsrgan.inference.upscale`);
+- ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs on RealSRSet
+  (asset ``realsrset-published-<which>``, files ``<stem>_<SUFFIX>.png``);
+- ``dir:PATH``: a folder of SR outputs matched to the inputs by file stem (``<stem>.*`` or
+  ``<stem>_<anything>.*``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bsrgan.io import list_images
+
+KINDS: tuple[str, ...] = ("bicubic", "model", "published", "dir")
+#: published method -> (asset name, file-name suffix after the input stem)
+PUBLISHED: dict[str, tuple[str, str]] = {
+    "bsrgan": ("realsrset-published-bsrgan", "_BSRGAN"),
+    "esrgan": ("realsrset-published-esrgan", "_ESRGAN"),
+    "realsr_jpeg": ("realsrset-published-realsr_jpeg", "_RealSR_JPEG"),
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One evaluated method.
+
+    Attributes:
+        name: label in tables, figure and output folders (letters, digits, ``_ . + -``).
+        kind: one of :data:`KINDS`.
+        target: model name/path (``model``), published key (``published``), folder (``dir``),
+            empty for ``bicubic``.
+    """
+
+    name: str
+    kind: str
+    target: str = ""
+
+    @property
+    def spec(self) -> str:
+        """The SPEC string this method was parsed from (``kind`` or ``kind:target``)."""
+        return self.kind if not self.target else f"{self.kind}:{self.target}"
+
+    @property
+    def generates(self) -> bool:
+        """True when the SR images are computed here (and cached), not read from a folder."""
+        return self.kind in ("bicubic", "model")
+
+
+class MethodSpecError(ValueError):
+    """A ``NAME=SPEC`` string that cannot be understood; the message says why and what is valid."""
+
+
+_SYNTAX = ("expected NAME=SPEC with SPEC one of: bicubic, model:NAME_OR_PATH, "
+           f"published:{'|'.join(PUBLISHED)}, dir:PATH")
+
+
+def parse_method(text: str) -> MethodSpec:
+    """``"esrgan=published:esrgan"`` -> ``MethodSpec("esrgan", "published", "esrgan")``.
+
+    A bare SPEC without ``NAME=`` is named after it (``bicubic`` -> ``bicubic``,
+    ``published:bsrgan`` -> ``bsrgan``, ``model:x/y.pth`` -> ``y``, ``dir:out/esr`` -> ``esr``).
+    """
+    name, sep, spec = text.partition("=")
+    if not sep:
+        name, spec = "", text
+    name, spec = name.strip(), spec.strip()
+    kind, _, target = spec.partition(":")
+    kind = kind.strip().lower()
+    target = target.strip()
+    if kind not in KINDS:
+        raise MethodSpecError(f"method {text!r}: unknown SPEC kind {kind!r}; {_SYNTAX}")
+    if kind == "bicubic" and target:
+        raise MethodSpecError(f"method {text!r}: bicubic takes no argument; {_SYNTAX}")
+    if kind != "bicubic" and not target:
+        raise MethodSpecError(f"method {text!r}: {kind}: needs an argument; {_SYNTAX}")
+    if kind == "published":
+        target = target.lower()
+        if target not in PUBLISHED:
+            raise MethodSpecError(f"method {text!r}: no published outputs named {target!r}; "
+                                  f"available: {', '.join(PUBLISHED)}")
+    if not name:
+        name = kind if kind == "bicubic" else (target if kind == "published" else Path(target).stem)
+    if not _NAME.match(name):
+        raise MethodSpecError(f"method {text!r}: NAME {name!r} must start with a letter or digit "
+                              "and contain only letters, digits, '_', '.', '+', '-'")
+    return MethodSpec(name, kind, target)
+
+
+def parse_methods(items) -> list[MethodSpec]:
+    """Parse ``NAME=SPEC`` strings (or pass MethodSpec through, or a ``{name: spec}`` dict).
+
+    Raises MethodSpecError when two methods share a name.
+    """
+    if isinstance(items, dict):
+        items = [f"{name}={spec}" for name, spec in items.items()]
+    if isinstance(items, (str, MethodSpec)):
+        items = [items]
+    methods = [m if isinstance(m, MethodSpec) else parse_method(m) for m in items]
+    if not methods:
+        raise MethodSpecError(f"no method given; {_SYNTAX}")
+    seen: set[str] = set()
+    for m in methods:
+        if m.name in seen:
+            raise MethodSpecError(f"method name {m.name!r} is used twice; give each a distinct NAME=")
+        seen.add(m.name)
+    return methods
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where one input's SR output is: ``path``, or None with ``problem`` (missing / ambiguous)."""
+
+    path: Path | None
+    problem: str = ""
+
+
+def match_outputs(folder: Path, stems: list[str], suffix: str | None = None) -> dict[str, Match]:
+    """Match the images of ``folder`` to input ``stems`` by file stem.
+
+    With ``suffix`` (published outputs) a file belongs to ``stem`` only if its stem is
+    ``stem + suffix``. Without it, a file ``F`` belongs to the longest input stem ``s`` with
+    ``F == s`` or ``F`` starting with ``s + "_"`` (so ``dog_2_x4`` goes to ``dog_2``, not ``dog``);
+    an exact stem wins over suffixed ones, and two suffixed candidates are ambiguous.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder {folder} does not exist or is not a folder")
+    files = list_images(folder)
+    candidates: dict[str, list[Path]] = {s: [] for s in stems}
+    by_length = sorted(stems, key=len, reverse=True)
+    for f in files:
+        if suffix is not None:
+            owner = f.stem[: -len(suffix)] if f.stem.endswith(suffix) else None
+            if owner in candidates:
+                candidates[owner].append(f)
+            continue
+        owner = next((s for s in by_length if f.stem == s or f.stem.startswith(s + "_")), None)
+        if owner is not None:
+            candidates[owner].append(f)
+    matches: dict[str, Match] = {}
+    for stem, found in candidates.items():
+        exact = [f for f in found if f.stem == (stem if suffix is None else stem + suffix)]
+        if len(exact) == 1:
+            matches[stem] = Match(exact[0])
+        elif len(found) == 1:
+            matches[stem] = Match(found[0])
+        elif not found:
+            pattern = f"{stem}{suffix}.*" if suffix is not None else f"{stem}.* or {stem}_*.*"
+            matches[stem] = Match(None, f"no output {pattern} in {folder}")
+        else:
+            names = ", ".join(sorted(f.name for f in found))
+            matches[stem] = Match(None, f"ambiguous outputs for {stem!r} in {folder}: {names}")
+    return matches

@@ -1,0 +1,384 @@
+"""``evaluate(dataset, methods, metrics, out_dir)``: SR outputs -> scores -> tables, figure, provenance.
+
+Layout of ``out_dir``::
+
+    lr/<stem>.png              LR inputs cut by a crop protocol (DPED); whole-image inputs are not copied
+    sr/<method>/<stem>.png     generated SR images (bicubic, model:), reused while their key matches
+    per_image.csv              one row per method x image (status ok / missing / failed, scores)
+    summary.csv                mean / std / n per method and metric (subset "all", and "common")
+    table.md                   the Markdown table (arrows, best in bold, n/a) with its notes
+    figure.png                 LR region + each method's region with its per-image scores
+    provenance.json            dataset / weights hashes, protocol, options, versions
+
+SR generation runs one image at a time (torch already uses every core inside one image); scoring
+runs one image per task on a pool of ``workers`` processes. Problems stay local: an unreadable
+input or output, a failed generation or a metric error marks that row and the run goes on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bsrgan.evaluation import tables
+from bsrgan.evaluation.cache import OutputCache, cache_key, sha256_file
+from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
+from bsrgan.evaluation.methods import PUBLISHED, MethodSpec, match_outputs, parse_methods
+from bsrgan.evaluation.provenance import portable_path, provenance_record, write_provenance
+from bsrgan.evaluation.scoring import (
+    MetricPlan,
+    ScoreTask,
+    default_workers,
+    plan_metrics,
+    score_all,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """Where one method's SR image for one input comes from, or why there is none."""
+
+    status: str  # "ok" | "missing" | "failed"
+    source: str = ""  # "generated" | "cached" | "published" | "dir"
+    path: Path | None = None
+    error: str = ""
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` produced.
+
+    Attributes:
+        per_image: one row per method x image (status, source, SR size, scale, scores, error).
+        summary: one row per method (n, n_missing, n_failed, ``<metric>_mean/_std/_n``).
+        common_summary: the same over the images every method has, or None when all have all.
+        markdown: the Markdown table with its notes (also in ``paths["table"]``).
+        paths: ``per_image``, ``summary``, ``table``, ``figure`` (absent if not drawn),
+            ``provenance``, ``sr`` (folder of generated images), ``lr`` (crops, if any).
+        unavailable: metric -> reason it shows as n/a.
+    """
+
+    dataset: EvalDataset
+    methods: list[MethodSpec]
+    metrics: MetricPlan
+    per_image: pd.DataFrame
+    summary: pd.DataFrame
+    common_summary: pd.DataFrame | None
+    markdown: str
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def unavailable(self) -> dict[str, str]:
+        return dict(self.metrics.unavailable)
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Rows whose SR image could not be had or read (``missing`` outputs are not failures)."""
+        return self.per_image[self.per_image["status"] == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return self.failures.empty
+
+
+def _progress(iterable, total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="img", disable=not enabled, leave=False)
+
+
+def prepare_inputs(dataset: EvalDataset, lr_dir: Path) -> tuple[dict[str, Path], dict[str, tuple[int, int]], dict[str, str]]:
+    """Check every input; write cropped ones to ``lr_dir``.
+
+    Returns (stem -> LR file, stem -> (h, w), stem -> error for unusable inputs).
+    """
+    from bsrgan.io import imwrite
+
+    files: dict[str, Path] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    errors: dict[str, str] = {}
+    for image in dataset.images:
+        try:
+            lr = image.load()
+            if image.crop is not None:
+                files[image.stem] = imwrite(lr_dir / f"{image.stem}.png", lr)
+            else:
+                files[image.stem] = image.source
+            sizes[image.stem] = lr.shape[:2]
+        except Exception as err:  # noqa: BLE001 - a bad input is reported, not fatal
+            files.setdefault(image.stem, image.source)
+            errors[image.stem] = f"input: {err}"
+    return files, sizes, errors
+
+
+def _existing_outputs(method: MethodSpec, stems: list[str]) -> dict[str, Outcome]:
+    """Outcomes of a ``published:`` / ``dir:`` method (matched by stem)."""
+    if method.kind == "published":
+        from bsrgan.assets import fetch
+
+        asset, suffix = PUBLISHED[method.target]
+        folder, kind = Path(fetch(asset)), "published"
+    else:
+        folder, suffix, kind = Path(method.target).expanduser(), None, "dir"
+    outcomes = {}
+    for stem, match in match_outputs(folder, stems, suffix).items():
+        if match.path is not None:
+            outcomes[stem] = Outcome("ok", kind, match.path)
+        elif match.problem.startswith("ambiguous"):
+            outcomes[stem] = Outcome("failed", kind, None, match.problem)
+        else:
+            outcomes[stem] = Outcome("missing", kind, None, match.problem)
+    return outcomes
+
+
+def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str, Path],
+                       input_sha: dict[str, str], input_errors: dict[str, str], sr_dir: Path,
+                       options: dict[str, Any], progress: bool) -> tuple[dict[str, Outcome], dict]:
+    """Generate (or reuse) the SR images of a ``bicubic`` / ``model:`` method."""
+    from bsrgan.evaluation.generate import make_generator
+    from bsrgan.io import imread, imwrite
+
+    generator = make_generator(method, **options)
+    cache = OutputCache(sr_dir / method.name)
+    outcomes: dict[str, Outcome] = {}
+    started, generated = time.perf_counter(), 0
+    for stem in _progress(stems, len(stems), f"SR {method.name}", progress):
+        if stem in input_errors:
+            outcomes[stem] = Outcome("failed", "", None, input_errors[stem])
+            continue
+        key = cache_key(input_sha[stem], generator.fingerprint)
+        target = cache.image_path(stem)
+        if cache.is_fresh(stem, key):
+            outcomes[stem] = Outcome("ok", "cached", target)
+            continue
+        try:
+            cache.invalidate(stem)
+            sr = generator(imread(lr_files[stem]))
+            imwrite(target, sr)
+            cache.record(stem, key)
+            generated += 1
+            outcomes[stem] = Outcome("ok", "generated", target)
+        except Exception as err:  # noqa: BLE001 - one image failing does not stop the method
+            log.warning("%s: %s failed: %s", method.name, stem, err)
+            outcomes[stem] = Outcome("failed", "generated", None, f"generation: {err}")
+    info = dict(generator.fingerprint)
+    if method.kind == "model":
+        info["weights_file"] = generator.weights.name
+    info["generated"] = generated
+    info["seconds"] = round(time.perf_counter() - started, 2)
+    return outcomes, info
+
+
+def _method_outcomes(method, stems, lr_files, input_sha, input_errors, sr_dir, options, progress):
+    """Outcomes for every stem; a method that cannot start at all fails on every row."""
+    try:
+        if method.generates:
+            return _generated_outputs(method, stems, lr_files, input_sha, input_errors, sr_dir,
+                                      options, progress)
+        outcomes = _existing_outputs(method, stems)
+    except Exception as err:  # noqa: BLE001 - e.g. weights or published outputs not available
+        log.warning("method %s (%s) cannot run: %s", method.name, method.spec, err)
+        message = f"method unavailable: {err}"
+        return {s: Outcome("failed", "", None, message) for s in stems}, {"error": str(err)}
+    for stem, error in input_errors.items():  # no usable LR input: the row cannot be judged
+        if stem in outcomes:
+            outcomes[stem] = Outcome("failed", outcomes[stem].source, None, error)
+    return outcomes, {}
+
+
+def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="niqe,nrqm,pi",
+             out_dir: str | os.PathLike[str] = "results/evaluation", *, protocol: str = "pirm",
+             scale: int = 4, workers: int | None = None, tile: int | None = None,
+             tile_overlap: int = 32, precision: str = "fp32", device: str = "auto",
+             dped_crop: tuple[int, int] = DPED_DEFAULT_CROP, dped_crops: int = 1,
+             images: list[str] | None = None, reference: str | os.PathLike[str] | None = None,
+             figure: bool = True, figure_images: list[str] | None = None, progress: bool = True,
+             command: list[str] | None = None) -> EvaluationResult:
+    """Evaluate SR methods on a dataset and write tables, figure and provenance to ``out_dir``.
+
+    Args:
+        dataset: ``"realsrset"``, ``"dped-iphone"``, a folder of LR images, or an EvalDataset.
+        methods: ``["bicubic=bicubic", "bsrgan=published:bsrgan", "mine=model:w.pth", ...]``
+            (see :mod:`bsrgan.evaluation.methods`), MethodSpec objects or a ``{name: spec}`` dict.
+        metrics: ``"niqe,nrqm,pi"`` or a list; unavailable ones show as n/a.
+        protocol: luma protocol of NIQE/NRQM/PI, ``"pirm"`` (paper) or ``"matlab"``.
+        scale: upscaling factor of ``bicubic`` (models use their own).
+        workers: scoring processes (default: every usable core).
+        tile, tile_overlap, precision, device: tiled inference of ``model:`` methods.
+        dped_crop, dped_crops: (width, height) and number of LR crops per DPED photo.
+        images: evaluate only these stems.
+        reference: folder of HR images matched by stem, for full-reference metrics (psnr, ssim...).
+        figure, figure_images: draw the comparison figure (of these stems; default the first 4).
+        command: the command line, recorded in the provenance.
+    """
+    started = time.perf_counter()
+    ds = dataset if isinstance(dataset, EvalDataset) else load_dataset(
+        dataset, dped_crop=tuple(dped_crop), dped_crops=int(dped_crops))
+    if images:
+        ds = ds.subset(images)
+    specs = parse_methods(methods)
+    plan = plan_metrics(metrics, protocol=protocol, scale=scale, has_reference=reference is not None)
+    from bsrgan.metrics.protocols import get_protocol
+
+    protocol_text = f"{protocol} ({get_protocol(protocol).description})"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stems = ds.stems
+
+    lr_files, lr_sizes, input_errors = prepare_inputs(ds, out / "lr")
+    input_sha = {s: sha256_file(p) for s, p in lr_files.items() if s not in input_errors}
+    refs: dict[str, Path | None] = {}
+    if reference is not None:
+        refs = {s: m.path for s, m in match_outputs(Path(reference), stems).items()}
+
+    options = {"scale": scale, "tile": tile, "tile_overlap": tile_overlap, "precision": precision,
+               "device": device}
+    outcomes: dict[str, dict[str, Outcome]] = {}
+    method_info: dict[str, dict] = {}
+    for method in specs:
+        outcomes[method.name], method_info[method.name] = _method_outcomes(
+            method, stems, lr_files, input_sha, input_errors, out / "sr", options, progress)
+
+    tasks = [ScoreTask((m.name, s), o.path, refs.get(s))
+             for m in specs for s, o in outcomes[m.name].items() if o.status == "ok"]
+    n_workers = default_workers() if workers is None else max(1, int(workers))
+    scores = {}
+    if tasks:  # also without any available metric: reads each output (size, readability)
+        bar = _progress(None, len(tasks), "scoring", progress)
+        for result in score_all(tasks, plan.options, workers=n_workers,
+                                on_done=lambda _r: bar.update(1)):
+            scores[result.key] = result
+        bar.close()
+
+    rows = []
+    for method in specs:
+        for stem in stems:
+            o = outcomes[method.name][stem]
+            row: dict[str, Any] = {
+                "dataset": ds.name, "image": stem, "method": method.name, "spec": method.spec,
+                "status": o.status, "source": o.source, "sr_file": portable_path(o.path, out),
+                "sr_height": np.nan, "sr_width": np.nan, "scale": np.nan, "note": "",
+            }
+            errors = [o.error] if o.error else []
+            res = scores.get((method.name, stem))
+            if res is not None:
+                if "image" in res.errors:  # the SR file itself is unreadable
+                    row["status"] = "failed"
+                    errors.append(f"output: {res.errors['image']}")
+                else:
+                    errors += [f"{k}: {v}" for k, v in res.errors.items()]
+                    row.update(res.values)
+                    row.update(sr_height=res.height, sr_width=res.width)
+                    lr_h, lr_w = lr_sizes.get(stem, (0, 0))
+                    if lr_w:
+                        row["scale"] = res.width / lr_w
+                        if (res.height, res.width) != (lr_h * round(row["scale"]), lr_w * round(row["scale"])):
+                            row["note"] = (f"SR {res.width}x{res.height} is not an integer multiple "
+                                           f"of LR {lr_w}x{lr_h}")
+            row["error"] = "; ".join(errors)
+            row["protocol"] = protocol_text
+            row["dataset_protocol"] = ds.protocol
+            rows.append(row)
+    per_image = tables.per_image_frame(rows, plan.names)
+
+    names = [m.name for m in specs]
+    summary = tables.summarise(per_image, names, plan.names)
+    common_summary = None
+    if (summary["n"] < len(stems)).any():
+        common = tables.common_images(per_image, names)
+        common_summary = tables.summarise(per_image, names, plan.names, subset="common",
+                                          images=common)
+    markdown = tables.markdown_report(
+        per_image, summary, common_summary, dataset=ds.name, protocol=protocol_text,
+        dataset_protocol=ds.protocol, metric_names=plan.names, infos=plan.infos,
+        unavailable=plan.unavailable)
+
+    paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv",
+             "table": out / "table.md", "provenance": out / "provenance.json", "sr": out / "sr"}
+    if any(im.crop is not None for im in ds.images):
+        paths["lr"] = out / "lr"
+    tables.write_csv(paths["per_image"], per_image)
+    full_summary = summary if common_summary is None else pd.concat([summary, common_summary])
+    tables.write_csv(paths["summary"], full_summary)
+    from bsrgan.utils.atomic import atomic_write_text
+
+    atomic_write_text(paths["table"], markdown)
+
+    figure_error = None
+    if figure:
+        sr_paths = {m: {s: o.path for s, o in outcomes[m].items() if o.path is not None}
+                    for m in names}
+        usable = {s: p for s, p in lr_files.items() if s not in input_errors}
+        try:
+            paths["figure"] = _draw_figure(out / "figure.png", usable, per_image, sr_paths, names,
+                                           plan.names, figure_images)
+        except Exception as err:  # noqa: BLE001 - the tables are the result; the figure is extra
+            figure_error = str(err)
+            log.warning("comparison figure not drawn: %s", err)
+
+    record = provenance_record(
+        dataset={"name": ds.name, "source": ds.source, "protocol": ds.protocol,
+                 "images": [{"stem": im.stem, "file": im.source.name,
+                             "crop": None if im.crop is None else vars(im.crop),
+                             "sha256": input_sha.get(im.stem),
+                             "source_sha256": _source_sha(im, lr_files, input_sha)}
+                            for im in ds.images],
+                 "input_errors": input_errors,
+                 "reference": None if reference is None else Path(reference).name},
+        methods=[{"name": m.name, "spec": _portable_spec(m), "kind": m.kind,
+                  **method_info[m.name],
+                  "outputs_sha256": _output_hashes(m, outcomes[m.name])} for m in specs],
+        metrics={"requested": list(plan.names), "options": plan.options,
+                 "unavailable": {n: tables.short_reason(r) for n, r in plan.unavailable.items()},
+                 "infos": {n: {"lower_better": i.lower_better, "needs_reference": i.needs_reference,
+                               "range": list(i.range), "description": i.description}
+                           for n, i in plan.infos.items()}},
+        protocol={"metrics": protocol_text, "dataset": ds.protocol, "scale": scale,
+                  "tile": tile, "tile_overlap": tile_overlap, "precision": precision,
+                  "workers": n_workers},
+        outputs={k: portable_path(v, out) for k, v in paths.items()},
+        counts={"images": len(stems), "figure_error": figure_error,
+                "by_method": {m: {s: int((per_image[per_image["method"] == m]["status"] == s).sum())
+                                  for s in tables.STATUSES} for m in names}},
+        command=command, seconds=time.perf_counter() - started)
+    write_provenance(paths["provenance"], record)
+    return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths)
+
+
+def _draw_figure(path, lr_files, per_image, sr_paths, methods, metric_names, stems):
+    from bsrgan.evaluation.figure import comparison_figure
+
+    return comparison_figure(path, lr_files, per_image, sr_paths, methods, metric_names,
+                             images=stems)
+
+
+def _source_sha(image, lr_files, input_sha) -> str | None:
+    """sha256 of the original file (differs from the input's when the input is a crop)."""
+    if image.crop is None:
+        return input_sha.get(image.stem)
+    try:
+        return sha256_file(image.source)
+    except OSError:
+        return None
+
+
+def _portable_spec(method: MethodSpec) -> str:
+    """The SPEC without machine paths (folder / file names only)."""
+    if method.kind in ("dir", "model") and (os.sep in method.target or "/" in method.target):
+        return f"{method.kind}:{Path(method.target).name}"
+    return method.spec
+
+
+def _output_hashes(method: MethodSpec, outcomes: dict[str, Outcome]) -> dict[str, str] | None:
+    """sha256 of each read-in output (published / dir); generated ones are keyed by the cache."""
+    if method.generates:
+        return None
+    return {s: sha256_file(o.path) for s, o in outcomes.items() if o.path is not None}

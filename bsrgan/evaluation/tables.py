@@ -1,0 +1,131 @@
+"""Results tables: per-image CSV, summary CSV (mean per dataset x method x metric) and Markdown.
+
+Every row of both CSVs carries the metric ``protocol`` and the ``dataset_protocol`` (how the LR
+inputs were made), so a CSV copied on its own still says what its numbers mean. Means are taken
+over the images a method has (column ``n``); when methods cover different images, a second set of
+summary rows (``subset == "common"``) averages over the images every method has.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bsrgan.utils.atomic import atomic_write_text
+
+STATUSES = ("ok", "missing", "failed")
+NA = "n/a"
+
+
+def per_image_frame(rows: list[dict], metric_names: tuple[str, ...]) -> pd.DataFrame:
+    """Rows (one per method x image) -> DataFrame with every metric column present (NaN = none)."""
+    frame = pd.DataFrame(rows)
+    for name in metric_names:
+        if name not in frame:
+            frame[name] = np.nan
+        frame[name] = frame[name].astype(float)
+    return frame
+
+
+def common_images(per_image: pd.DataFrame, methods: list[str]) -> list[str]:
+    """Images (in table order) that every method scored (status ``ok``)."""
+    ok = per_image[per_image["status"] == "ok"]
+    stems = [s for s in dict.fromkeys(per_image["image"])
+             if all(((ok["method"] == m) & (ok["image"] == s)).any() for m in methods)]
+    return stems
+
+
+def summarise(per_image: pd.DataFrame, methods: list[str], metric_names: tuple[str, ...],
+              *, subset: str = "all", images: list[str] | None = None) -> pd.DataFrame:
+    """One row per method: counts, and mean / std / n of each metric over its ``ok`` images."""
+    frame = per_image if images is None else per_image[per_image["image"].isin(images)]
+    rows = []
+    for method in methods:
+        mine = frame[frame["method"] == method]
+        ok = mine[mine["status"] == "ok"]
+        row = {
+            "dataset": mine["dataset"].iloc[0] if len(mine) else "",
+            "method": method,
+            "spec": mine["spec"].iloc[0] if len(mine) else "",
+            "subset": subset,
+            "n": len(ok),
+            "n_missing": int((mine["status"] == "missing").sum()),
+            "n_failed": int((mine["status"] == "failed").sum()),
+        }
+        for name in metric_names:
+            values = ok[name].to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            row[f"{name}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{name}_std"] = float(values.std(ddof=0)) if len(values) else math.nan
+            row[f"{name}_n"] = len(values)
+        row["protocol"] = mine["protocol"].iloc[0] if len(mine) else ""
+        row["dataset_protocol"] = mine["dataset_protocol"].iloc[0] if len(mine) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_rows(summary: pd.DataFrame, name: str, lower_better: bool) -> set[int]:
+    """Positions of the best mean of ``name`` (all ties); empty with fewer than two values."""
+    values = summary[f"{name}_mean"].to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    if finite.sum() < 2:
+        return set()
+    best = np.nanmin(values) if lower_better else np.nanmax(values)
+    return {i for i, v in enumerate(values) if finite[i] and v == best}
+
+
+def markdown_table(summary: pd.DataFrame, metric_names: tuple[str, ...], infos: dict,
+                   *, decimals: int = 3) -> str:
+    """``| Method | n | NIQE ↓ | ... |`` with the best mean per column in bold, n/a where none."""
+    header = ["Method", "n"] + [f"{n.upper()} {infos[n].arrow}" for n in metric_names]
+    lines = ["| " + " | ".join(header) + " |",
+             "|:--|--:|" + "--:|" * len(metric_names)]
+    bold = {n: best_rows(summary, n, infos[n].lower_better) for n in metric_names}
+    for i, row in enumerate(summary.itertuples(index=False)):
+        cells = [str(row.method), str(row.n)]
+        for name in metric_names:
+            value = getattr(row, f"{name}_mean")
+            text = NA if not np.isfinite(value) else f"{value:.{decimals}f}"
+            cells.append(f"**{text}**" if i in bold[name] else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def short_reason(reason: str) -> str:
+    """First sentence-like part of a (possibly multi-line) unavailability reason."""
+    text = reason.split(" Details:")[0].splitlines()[0].strip()
+    return text.rstrip(".")
+
+
+def markdown_report(per_image: pd.DataFrame, summary: pd.DataFrame, common: pd.DataFrame | None,
+                    *, dataset: str, protocol: str, dataset_protocol: str,
+                    metric_names: tuple[str, ...], infos: dict, unavailable: dict[str, str],
+                    decimals: int = 3) -> str:
+    """The Markdown results page: main table, notes on n/a and missing outputs, common subset."""
+    parts = [f"### {dataset}: mean scores per method", "",
+             markdown_table(summary, metric_names, infos, decimals=decimals), ""]
+    notes = [f"Metric protocol: {protocol}.", f"Inputs: {dataset_protocol}.",
+             "Means over the images each method has (n); best mean per column in bold."]
+    for name, reason in unavailable.items():
+        notes.append(f"{name.upper()}: n/a ({short_reason(reason)}).")
+    for method in summary["method"]:
+        mine = per_image[per_image["method"] == method]
+        for status in ("missing", "failed"):
+            stems = list(mine.loc[mine["status"] == status, "image"])
+            if stems:
+                notes.append(f"{method}: {len(stems)} of {len(mine)} outputs {status} "
+                             f"({', '.join(stems)}).")
+    parts += [f"- {note}" for note in notes]
+    if common is not None:
+        n = int(common["n"].max()) if len(common) else 0
+        parts += ["", f"#### On the {n} images every method has", "",
+                  markdown_table(common, metric_names, infos, decimals=decimals)]
+    return "\n".join(parts) + "\n"
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Atomic CSV write (floats with full precision)."""
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.8g"))
+    return path

@@ -1,0 +1,424 @@
+"""bsrgan.evaluation and ``bsrgan evaluate``: methods, datasets/crops, caching, tables, figure.
+
+The end-to-end tests run on a tiny folder of crops of the embedded photos with three methods:
+``bicubic``, a ``dir:`` folder and ``model:`` an rrdbnet_tiny whose weights make it an exact
+nearest-neighbour x4 upsampler (so its SR output is known). NIQE needs the LIVE parameter file
+from the offline mirror (``asset_env``); NRQM's model file is not in the mirror, so NRQM and PI
+exercise the "unavailable -> n/a" path.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bsrgan.cli import main as cli_main
+from bsrgan.data import embedded_hr_images
+from bsrgan.degradation.resize import imresize
+from bsrgan.evaluation import (
+    CropBox,
+    EvalImage,
+    MethodSpec,
+    MethodSpecError,
+    crop_boxes,
+    evaluate,
+    load_dataset,
+    match_outputs,
+    parse_method,
+    parse_methods,
+)
+from bsrgan.evaluation.cache import OutputCache, cache_key
+from bsrgan.evaluation.datasets import cropped_dataset
+from bsrgan.evaluation.figure import detail_window, score_caption
+from bsrgan.evaluation.scoring import parse_metric_names
+from bsrgan.evaluation.tables import markdown_table, summarise
+from bsrgan.io import imread, imwrite
+from bsrgan.metrics import create, metric_info
+from bsrgan.models import build_model
+
+LR_H, LR_W = 40, 56  # x4 -> 160 x 224: two whole 96-px NIQE blocks after the 4-px shave
+STEMS = ("astronaut", "coffee", "rocket")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _quantise(img: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(img, 0, 1) * 255) / 255
+
+
+def _make_lr_folder(folder: Path) -> dict[str, np.ndarray]:
+    """Three small textured LR crops of the embedded photos; returns them (8-bit values)."""
+    photos = embedded_hr_images()
+    images = {}
+    for k, stem in enumerate(STEMS):
+        crop = photos[stem][60 + 20 * k:60 + 20 * k + LR_H, 100:100 + LR_W]
+        images[stem] = _quantise(crop).astype(np.float32)
+        imwrite(folder / f"{stem}.png", images[stem])
+    return images
+
+
+def _nearest_model(gain: float = 1.0) -> torch.nn.Module:
+    """rrdbnet_tiny with weights that make it ``gain`` x nearest-neighbour x4 upsampling."""
+    model = build_model("rrdbnet_tiny")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        for i in range(3):
+            model.conv_first.weight[i, i, 1, 1] = 1.0
+            model.conv_last.weight[i, i, 1, 1] = gain
+        for conv in (model.upconv1, model.upconv2, model.HRconv):
+            conv.weight[:, :, 1, 1] = torch.eye(conv.weight.shape[0])
+    return model
+
+
+def _save_model(path: Path, gain: float = 1.0) -> Path:
+    torch.save(_nearest_model(gain).state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def tiny_setup(tmp_path: Path):
+    """LR folder, a dir: method folder (bicubic made here, named <stem>_x4.png), weights file."""
+    lr_dir = tmp_path / "lr"
+    lrs = _make_lr_folder(lr_dir)
+    outside = tmp_path / "external_sr"
+    for stem, lr in lrs.items():
+        imwrite(outside / f"{stem}_x4.png", np.clip(imresize(lr, scale=4), 0, 1) * 0.9)
+    weights = _save_model(tmp_path / "nearest.pth")
+    methods = ["bicubic=bicubic", f"ext=dir:{outside}", f"nearest=model:{weights}"]
+    return {"lr_dir": lr_dir, "lrs": lrs, "ext": outside, "weights": weights, "methods": methods}
+
+
+# ----------------------------------------------------------------------------- methods
+def test_parse_method_kinds_and_default_names():
+    assert parse_method("b=bicubic") == MethodSpec("b", "bicubic", "")
+    assert parse_method("bicubic") == MethodSpec("bicubic", "bicubic", "")
+    assert parse_method("esr=published:ESRGAN") == MethodSpec("esr", "published", "esrgan")
+    assert parse_method("published:realsr_jpeg").name == "realsr_jpeg"
+    assert parse_method("model:weights/BSRGAN.pth") == MethodSpec("BSRGAN", "model", "weights/BSRGAN.pth")
+    assert parse_method("x=model:BSRGAN").spec == "model:BSRGAN"
+    assert parse_method("out=dir:/a/b=c").target == "/a/b=c"  # only the first '=' splits
+    assert parse_method("dir:runs/esr").name == "esr"
+    assert parse_method("x=dir:d").generates is False and parse_method("bicubic").generates
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("x=lanczos", "unknown SPEC kind"),
+    ("x=bicubic:4", "takes no argument"),
+    ("x=model:", "needs an argument"),
+    ("x=published:swinir", "no published outputs"),
+    ("bad name=bicubic", "NAME"),
+])
+def test_parse_method_errors_say_what_is_valid(text, fragment):
+    with pytest.raises(MethodSpecError, match=fragment):
+        parse_method(text)
+
+
+def test_parse_methods_rejects_duplicates_and_accepts_dicts():
+    with pytest.raises(MethodSpecError, match="used twice"):
+        parse_methods(["a=bicubic", "a=published:bsrgan"])
+    assert [m.name for m in parse_methods({"b": "bicubic", "p": "published:bsrgan"})] == ["b", "p"]
+    with pytest.raises(MethodSpecError, match="no method"):
+        parse_methods([])
+
+
+def test_match_outputs_by_stem(tmp_path: Path):
+    blank = np.zeros((4, 4, 3), np.float32)
+    for name in ("dog.png", "dog_2_x4.png", "cat_x4.png", "cat_SR.png", "owl_BSRGAN.png", "notes.txt"):
+        if name.endswith(".png"):
+            imwrite(tmp_path / name, blank)
+        else:
+            (tmp_path / name).write_text("x")
+    found = match_outputs(tmp_path, ["dog", "dog_2", "cat", "owl", "eel"])
+    assert found["dog"].path.name == "dog.png"  # exact stem wins
+    assert found["dog_2"].path.name == "dog_2_x4.png"  # longest stem owns the file
+    assert found["cat"].path is None and "ambiguous" in found["cat"].problem
+    assert found["owl"].path.name == "owl_BSRGAN.png"
+    assert found["eel"].path is None and "no output" in found["eel"].problem
+    published = match_outputs(tmp_path, ["owl", "dog"], suffix="_BSRGAN")
+    assert published["owl"].path.name == "owl_BSRGAN.png" and published["dog"].path is None
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        match_outputs(tmp_path / "nope", ["dog"])
+
+
+# ----------------------------------------------------------------------------- datasets / DPED crops
+def test_crop_boxes_centre_and_grid():
+    assert crop_boxes(1536, 2048, (512, 256), 1) == [CropBox(768, 640, 512, 256)]
+    grid = crop_boxes(1536, 2048, (512, 256), 4)  # 2 x 2 cells of 1024 x 768, crop centred in each
+    assert grid == [CropBox(256, 256, 512, 256), CropBox(1280, 256, 512, 256),
+                    CropBox(256, 1024, 512, 256), CropBox(1280, 1024, 512, 256)]
+    many = crop_boxes(300, 400, (256, 200), 5)  # cells smaller than the crop: shifted inside
+    assert len(many) == 5 and len(set(many)) > 1
+    for box in many:
+        assert 0 <= box.x <= 400 - 256 and 0 <= box.y <= 300 - 200
+    assert crop_boxes(256, 512, (512, 256), 3) == [CropBox(0, 0, 512, 256)] * 3
+    with pytest.raises(ValueError, match="larger than"):
+        crop_boxes(200, 400, (512, 256), 1)
+    with pytest.raises(ValueError, match="positive"):
+        crop_boxes(200, 400, (64, 64), 0)
+
+
+def test_cropped_dataset_cuts_the_documented_window(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    photo = _quantise(rng.random((120, 160, 3))).astype(np.float32)
+    imwrite(tmp_path / "07.png", photo)
+    one = cropped_dataset("dped-like", [tmp_path / "07.png"], (64, 32), 1, "test")
+    assert one.stems == ["07"] and "centre crop of 64x32 (W x H)" in one.protocol
+    np.testing.assert_array_equal(one.images[0].load(), photo[44:76, 48:112])
+    four = cropped_dataset("dped-like", [tmp_path / "07.png"], (64, 32), 4, "test")
+    assert four.stems == ["07_crop00", "07_crop01", "07_crop02", "07_crop03"]
+    box = four.images[3].crop
+    np.testing.assert_array_equal(four.images[3].load(), photo[box.y:box.y + 32, box.x:box.x + 64])
+    too_big = EvalImage("07", tmp_path / "07.png", CropBox(150, 0, 64, 32))
+    with pytest.raises(ValueError, match="does not fit"):
+        too_big.load()
+
+
+def test_dped_iphone_default_protocol(asset_env):
+    ds = load_dataset("dped-iphone")
+    assert len(ds.images) == 29 and ds.stems[:2] == ["00", "01"]
+    assert all(im.crop == CropBox(768, 640, 512, 256) for im in ds.images)  # 2048 x 1536 photos
+    assert "centre crop of 512x256 (W x H)" in ds.protocol and "29 full-size photos" in ds.protocol
+    lr = ds.images[0].load()
+    assert lr.shape == (256, 512, 3)
+    np.testing.assert_array_equal(lr, imread(ds.images[0].source)[640:896, 768:1280])
+    two = load_dataset("dped-iphone", dped_crop=(256, 128), dped_crops=2)
+    assert len(two.images) == 58 and two.stems[:2] == ["00_crop00", "00_crop01"]
+
+
+def test_folder_dataset_errors(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="neither"):
+        load_dataset(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no images"):
+        load_dataset(tmp_path / "empty")
+    imwrite(tmp_path / "dup" / "a.png", np.zeros((8, 8, 3), np.float32))
+    imwrite(tmp_path / "dup" / "a.jpg", np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="share the stem"):
+        load_dataset(tmp_path / "dup")
+
+
+# ----------------------------------------------------------------------------- cache / tables / figure
+def test_output_cache_keys(tmp_path: Path):
+    cache = OutputCache(tmp_path)
+    key = cache_key("a" * 64, {"kind": "model", "weights_sha256": "1"})
+    assert key != cache_key("b" * 64, {"kind": "model", "weights_sha256": "1"})
+    assert key != cache_key("a" * 64, {"kind": "model", "weights_sha256": "2"})
+    assert not cache.is_fresh("x", key)
+    cache.record("x", key)
+    assert not cache.is_fresh("x", key)  # key without image is not a hit
+    imwrite(cache.image_path("x"), np.zeros((4, 4, 3), np.float32))
+    assert cache.is_fresh("x", key) and not cache.is_fresh("x", key[::-1])
+    cache.invalidate("x")
+    assert not cache.is_fresh("x", key)
+
+
+def test_markdown_table_arrows_bold_and_na():
+    per_image = pd.DataFrame([
+        {"dataset": "d", "image": i, "method": m, "spec": "s", "status": st, "niqe": v, "nrqm": np.nan,
+         "psnr": p, "protocol": "pirm", "dataset_protocol": "whole"}
+        for m, i, st, v, p in [("a", "1", "ok", 4.0, 20.0), ("a", "2", "ok", 6.0, 22.0),
+                               ("b", "1", "ok", 3.0, 30.0), ("b", "2", "missing", np.nan, np.nan),
+                               ("c", "1", "failed", np.nan, np.nan), ("c", "2", "ok", 5.0, 21.0)]])
+    names = ("niqe", "nrqm", "psnr")
+    summary = summarise(per_image, ["a", "b", "c"], names)
+    assert list(summary["n"]) == [2, 1, 1] and list(summary["n_missing"]) == [0, 1, 0]
+    assert list(summary["niqe_mean"]) == [5.0, 3.0, 5.0] and summary["niqe_std"][0] == 1.0
+    infos = {n: metric_info(n) for n in names}
+    lines = markdown_table(summary, names, infos).splitlines()
+    assert lines[0] == "| Method | n | NIQE ↓ | NRQM ↑ | PSNR ↑ |"
+    assert lines[2] == "| a | 2 | 5.000 | n/a | 21.000 |"
+    assert lines[3] == "| b | 1 | **3.000** | n/a | **30.000** |"
+    assert lines[4] == "| c | 1 | 5.000 | n/a | 21.000 |"
+
+
+def test_detail_window_finds_the_textured_patch():
+    rng = np.random.default_rng(1)
+    img = np.full((120, 200, 3), 0.5, np.float32)
+    img[60:100, 130:170] = rng.random((40, 40, 3))
+    y, x, side = detail_window(img, 40)
+    assert side == 40 and abs(y - 60) <= 20 and abs(x - 130) <= 20
+    assert detail_window(img[:10, :12], 48)[2] == 10  # window shrinks to the image
+    row = pd.Series({"status": "ok", "niqe": 3.14159, "pi": np.nan})
+    assert score_caption(row, ("niqe", "pi")) == "NIQE 3.14 | PI n/a"
+    assert score_caption(pd.Series({"status": "missing"}), ("niqe",)) == "missing"
+
+
+def test_metric_names_are_validated():
+    assert parse_metric_names("NIQE, pi,niqe") == ("niqe", "pi")
+    with pytest.raises(ValueError, match="unknown metric"):
+        parse_metric_names("niqe,brisque")
+    with pytest.raises(ValueError, match="no metric"):
+        parse_metric_names(" , ")
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_evaluate_tiny_folder(tiny_setup, asset_env, tmp_path: Path):
+    out = tmp_path / "results"
+    result = evaluate(tiny_setup["lr_dir"], tiny_setup["methods"], "niqe,nrqm,pi", out,
+                      workers=1, progress=False)
+    per = result.per_image
+    assert len(per) == 9 and set(per["status"]) == {"ok"} and result.ok
+    assert list(result.summary["method"]) == ["bicubic", "ext", "nearest"]
+    assert list(result.summary["n"]) == [3, 3, 3] and result.common_summary is None
+    for name in ("per_image", "summary", "table", "figure", "provenance"):
+        assert result.paths[name].is_file(), name
+
+    # SR outputs are what each method should produce
+    lr = tiny_setup["lrs"]["coffee"]
+    np.testing.assert_allclose(imread(out / "sr" / "bicubic" / "coffee.png"),
+                               _quantise(imresize(lr, scale=4)), atol=1e-6)
+    np.testing.assert_allclose(imread(out / "sr" / "nearest" / "coffee.png"),
+                               np.repeat(np.repeat(lr, 4, 0), 4, 1), atol=1e-6)
+    assert (per["scale"] == 4).all() and (per["sr_height"] == 4 * LR_H).all()
+
+    # scores equal a direct computation with bsrgan.metrics, and the CSVs hold the same numbers
+    niqe = create("niqe", protocol="pirm")
+    direct = {("bicubic", "coffee"): niqe(out / "sr" / "bicubic" / "coffee.png"),
+              ("nearest", "astronaut"): niqe(out / "sr" / "nearest" / "astronaut.png"),
+              ("ext", "rocket"): niqe(tiny_setup["ext"] / "rocket_x4.png")}
+    csv = pd.read_csv(result.paths["per_image"])
+    for (method, stem), value in direct.items():
+        row = csv[(csv["method"] == method) & (csv["image"] == stem)].iloc[0]
+        assert row["niqe"] == pytest.approx(value, rel=1e-6)
+        assert row["protocol"].startswith("pirm") and "used whole" in row["dataset_protocol"]
+    means = per.groupby("method", sort=False)["niqe"].mean()
+    summary_csv = pd.read_csv(result.paths["summary"]).set_index("method")
+    for method, mean in means.items():
+        assert summary_csv.loc[method, "niqe_mean"] == pytest.approx(mean, rel=1e-6)
+    assert len(set(np.round(means, 6))) == 3  # three different methods, three different NIQEs
+
+    # NRQM / PI unavailable: n/a with the fetch command, the rest of the run unaffected
+    assert set(result.unavailable) == {"nrqm", "pi"}
+    assert per["nrqm"].isna().all() and per["pi"].isna().all()
+    table = result.paths["table"].read_text()
+    assert table == result.markdown and "| Method | n | NIQE ↓ | NRQM ↑ | PI ↓ |" in table
+    assert "bsrgan fetch nrqm-model" in table
+    best = means.idxmin()
+    assert f"| {best} | 3 | **{means[best]:.3f}** | n/a | n/a |" in table
+
+    # provenance: hashes of inputs and weights, protocol, versions, no machine paths
+    text = result.paths["provenance"].read_text()
+    assert str(tmp_path) not in text
+    record = json.loads(text)
+    model_entry = next(m for m in record["methods"] if m["name"] == "nearest")
+    from bsrgan.evaluation.cache import sha256_file
+    assert model_entry["weights_sha256"] == sha256_file(tiny_setup["weights"])
+    assert model_entry["spec"] == "model:nearest.pth" and model_entry["generated"] == 3
+    assert record["dataset"]["images"][0]["sha256"] == sha256_file(tiny_setup["lr_dir"] / "astronaut.png")
+    assert record["protocol"]["metrics"].startswith("pirm")
+    assert record["metrics"]["unavailable"].keys() == {"nrqm", "pi"}
+    assert record["environment"]["packages"]["numpy"] == np.__version__
+
+
+def test_cache_reuses_and_invalidates(tiny_setup, tmp_path: Path):
+    out = tmp_path / "results"
+    methods = ["bicubic=bicubic", f"nearest=model:{tiny_setup['weights']}"]
+    first = evaluate(tiny_setup["lr_dir"], methods, "niqe", out, workers=1, progress=False,
+                     figure=False)
+    assert set(first.per_image["source"]) == {"generated"}
+    sr_file = out / "sr" / "nearest" / "coffee.png"
+    stamp = sr_file.stat().st_mtime_ns
+
+    second = evaluate(tiny_setup["lr_dir"], methods, "niqe", out, workers=1, progress=False,
+                      figure=False)
+    assert set(second.per_image["source"]) == {"cached"} and sr_file.stat().st_mtime_ns == stamp
+
+    _save_model(tiny_setup["weights"], gain=0.5)  # new weights, same file name
+    lr = tiny_setup["lrs"]["astronaut"]
+    imwrite(tiny_setup["lr_dir"] / "astronaut.png", lr[::-1].copy())  # changed input
+    third = evaluate(tiny_setup["lr_dir"], methods, "niqe", out, workers=1, progress=False,
+                     figure=False)
+    source = third.per_image.set_index(["method", "image"])["source"]
+    assert (source.loc["nearest"] == "generated").all()
+    assert source.loc[("bicubic", "astronaut")] == "generated"
+    assert source.loc[("bicubic", "coffee")] == "cached" and source.loc[("bicubic", "rocket")] == "cached"
+    np.testing.assert_allclose(imread(sr_file), _quantise(0.5 * np.repeat(np.repeat(
+        tiny_setup["lrs"]["coffee"], 4, 0), 4, 1)), atol=1e-6)
+
+
+def test_failing_images_are_reported_not_fatal(tiny_setup, asset_env, tmp_path: Path):
+    lr_dir = tiny_setup["lr_dir"]
+    (lr_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (tiny_setup["ext"] / "coffee_x4.png").write_bytes(b"garbage")  # corrupt output of one method
+    result = evaluate(lr_dir, tiny_setup["methods"], "niqe", tmp_path / "r", workers=2,
+                      progress=False)
+    per = result.per_image.set_index(["method", "image"])
+    assert not result.ok and len(result.failures) == 4  # broken x 3 methods + ext/coffee
+    for method in ("bicubic", "ext", "nearest"):
+        assert per.loc[(method, "broken"), "status"] == "failed"
+        assert "broken.png" in per.loc[(method, "broken"), "error"]
+    assert "coffee_x4.png" in per.loc[("ext", "coffee"), "error"]
+    ok = result.per_image[result.per_image["status"] == "ok"]
+    assert len(ok) == 8 and ok["niqe"].notna().all()  # everything else scored (in 2 processes)
+    assert list(result.summary["n"]) == [3, 2, 3] and list(result.summary["n_failed"]) == [1, 2, 1]
+    assert "ext: 2 of 4 outputs failed (broken, coffee)" in result.markdown
+
+
+def test_metrics_without_parameter_files_are_na(tiny_setup, tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)  # offline, empty cache: no NIQE model
+    result = evaluate(tiny_setup["lr_dir"], ["bicubic"], "niqe", tmp_path / "r", workers=1,
+                      progress=False)
+    assert "niqe" in result.unavailable and "bsrgan fetch niqe-params" in result.markdown
+    assert result.ok and (result.per_image["sr_height"] == 4 * LR_H).all()
+    assert "| bicubic | 3 | n/a |" in result.markdown
+
+
+def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
+    stems = ["chip", "comic1", "dog"]
+    result = evaluate("realsrset", ["bsrgan=published:bsrgan", "esrgan=published:esrgan"], "niqe",
+                      tmp_path / "r", images=stems, workers=1, progress=False, figure=False)
+    per = result.per_image.set_index(["method", "image"])
+    assert per.loc[("esrgan", "dog"), "status"] == "missing"  # ESRGAN's release lacks dog
+    assert result.ok  # a missing published output is not a failure
+    assert list(result.summary["n"]) == [3, 2] and list(result.summary["n_missing"]) == [0, 1]
+    assert (per.loc[per["status"] == "ok", "scale"] == 4).all()
+    from bsrgan.assets import fetch
+    chip = fetch("realsrset-published-bsrgan") / "chip_BSRGAN.png"
+    assert per.loc[("bsrgan", "chip"), "niqe"] == pytest.approx(create("niqe")(chip), rel=1e-9)
+    common = result.common_summary.set_index("method")
+    assert list(common["n"]) == [2, 2]
+    assert common.loc["bsrgan", "niqe_mean"] == pytest.approx(
+        per.loc[[("bsrgan", "chip"), ("bsrgan", "comic1")], "niqe"].mean())
+    assert "esrgan: 1 of 3 outputs missing (dog)" in result.markdown
+    assert "On the 2 images every method has" in result.markdown
+    record = json.loads(result.paths["provenance"].read_text())
+    esr = next(m for m in record["methods"] if m["name"] == "esrgan")
+    assert set(esr["outputs_sha256"]) == {"chip", "comic1"}
+
+
+def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
+    out = tmp_path / "cli"
+    argv = ["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--metrics", "niqe,pi",
+            "-o", str(out), "--workers", "1", "--no-progress", "--figure-images", "coffee"]
+    for m in tiny_setup["methods"]:
+        argv += ["--method", m]
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| Method | n | NIQE ↓ | PI ↓ |" in printed and "| nearest | 3 |" in printed
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["method"]) == ["bicubic", "ext", "nearest"]
+    assert (out / "figure.png").stat().st_size > 10_000
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["command"][:2] == ["bsrgan", "evaluate"] and str(tmp_path) not in json.dumps(record)
+    assert cli_main(["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--method", "x=nope",
+                     "-o", str(out)]) == 2
+    assert "unknown SPEC kind" in capsys.readouterr().err
+    assert cli_main(["evaluate", "--dataset", str(tmp_path / "none"), "--method", "bicubic",
+                     "-o", str(out)]) == 2
+
+
+def test_unavailable_method_fails_its_rows_only(tiny_setup, asset_env, tmp_path: Path):
+    result = evaluate(tiny_setup["lr_dir"], ["bicubic", "gone=model:no_such_weights.pth",
+                                             f"missing=dir:{tmp_path / 'nothing'}"],
+                      "niqe", tmp_path / "r", workers=1, progress=False, figure=False)
+    per = result.per_image
+    assert (per.loc[per["method"] == "bicubic", "status"] == "ok").all()
+    gone = per[per["method"] == "gone"]
+    assert (gone["status"] == "failed").all() and gone["error"].str.contains("neither").all()
+    assert (per.loc[per["method"] == "missing", "status"] == "failed").all()
+    assert list(result.summary["n"]) == [3, 0, 0]
+    assert "| gone | 0 | n/a |" in result.markdown
