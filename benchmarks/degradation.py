@@ -171,7 +171,7 @@ def main() -> int:
                 best[name] = (total, wall, per_op)
     results = []
     baseline_ms = 1e3 * best[variants[0][0]][0] / args.pairs
-    for name, _, _ in variants:
+    for name, plan, _ in variants:
         if name in skipped:
             print(f"{name:<30} skipped: {skipped[name]}")
             continue
@@ -179,7 +179,8 @@ def main() -> int:
         ms = 1e3 * total / args.pairs
         print(
             f"{name:<30}{args.pairs / total:>9.1f}{ms:>9.2f}{1e3 * wall / args.pairs:>10.2f}"
-            f"{baseline_ms / ms:>11.1f}x{RELEASE_MS_PER_PAIR / ms:>19.1f}x"
+            + (f"{baseline_ms / ms:>11.1f}x" if plan is plan_bsrgan else f"{'-':>12}")
+            + (f"{RELEASE_MS_PER_PAIR / ms:>19.1f}x" if plan is plan_bsrgan else f"{'-':>20}")
         )
         results.append((name, total, per_op))
     if not args.no_breakdown:
