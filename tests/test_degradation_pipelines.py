@@ -120,6 +120,35 @@ def test_json_trace_round_trips_through_replay(photo: np.ndarray, degrade, tmp_p
         np.testing.assert_array_equal(hq, rhq)
 
 
+def test_pairs_do_not_depend_on_the_opencv_thread_count(photo: np.ndarray) -> None:
+    """Replays must match on other machines: OpenCV's threading may not change a single bit."""
+    before = cv2.getNumThreads()
+    try:
+        pairs = {}
+        for threads in (1, 2):
+            cv2.setNumThreads(threads)
+            pairs[threads] = [
+                degrade(photo, rng=np.random.default_rng(seed), isp=False)[:2]
+                for seed in range(3)
+                for degrade in (degrade_bsrgan, degrade_bsrgan_plus)
+            ]
+    finally:
+        cv2.setNumThreads(before)
+    for (lq1, hq1), (lq2, hq2) in zip(pairs[1], pairs[2], strict=True):
+        np.testing.assert_array_equal(lq1, lq2)
+        np.testing.assert_array_equal(hq1, hq2)
+
+
+def test_non_contiguous_and_float64_inputs(photo: np.ndarray) -> None:
+    rng_seed = 5
+    ref = degrade_bsrgan(photo, rng=np.random.default_rng(rng_seed), isp=False)[:2]
+    out = degrade_bsrgan(photo.astype(np.float64), rng=np.random.default_rng(rng_seed), isp=False)
+    np.testing.assert_array_equal(ref[0], out[0])
+    flipped = photo[:, ::-1]
+    lq, hq, trace = degrade_bsrgan(flipped, rng=np.random.default_rng(rng_seed), isp=False)
+    np.testing.assert_array_equal(replay(np.ascontiguousarray(flipped), trace)[0], lq)
+
+
 def test_degradation_does_not_modify_the_input(photo: np.ndarray) -> None:
     before = photo.copy()
     degrade_bsrgan_plus(photo, use_sharp=True, rng=np.random.default_rng(0), isp=False)
