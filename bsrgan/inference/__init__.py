@@ -1,0 +1,15 @@
+"""Tiled, memory-bounded inference: ``upscale(model, img)`` and the batch tool behind ``bsrgan upscale``."""
+from bsrgan.inference.device import auto_tile, check_precision, select_device
+from bsrgan.inference.tiling import TileGrid, pad_to_multiple, tile_starts
+from bsrgan.inference.upscale import upscale, upscale_alpha
+
+__all__ = [
+    "TileGrid",
+    "auto_tile",
+    "check_precision",
+    "pad_to_multiple",
+    "select_device",
+    "tile_starts",
+    "upscale",
+    "upscale_alpha",
+]
