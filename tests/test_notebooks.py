@@ -16,9 +16,10 @@ import pandas as pd
 import papermill
 import pytest
 
-from bsrgan.runner import load_experiment, parse_override, plan_run
+from bsrgan.runner import load_experiment, parse_override, plan_run, read_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_ASSETS = ROOT.parent / "shared" / "assets"
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPERIMENTS = [ROOT / "experiments" / f"{name}.yaml"
@@ -127,6 +128,7 @@ def execute(path: Path, tmp_path: Path, **parameters) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_01_degradation_model(tmp_path):
     out = execute(NOTEBOOK_DIR / "01_degradation_model.ipynb", tmp_path,
                   NUM_PAIRS=2, NUM_PLANS=400, SPEED_PAIRS=2)
@@ -143,3 +145,81 @@ def test_01_degradation_model(tmp_path):
     assert "bit-identical: True" in summary
     speed = pd.read_csv(out / "speed.csv")
     assert len(speed) == 4 and (speed["ms/pair"] > 0).all()
+
+
+TINY_TRAINING = dict(MODEL="rrdbnet_tiny", NUM_ITERS=6, BATCH_SIZE=2, LQ_PATCH=16, HR_CROP=80,
+                     VAL_EVERY=3, VAL_IMAGES=2, VAL_HR_SIZE=64, DEVICE="cpu", VAL_SET="embedded")
+
+
+@pytest.mark.slow
+def test_02_then_03_train_and_hand_over_the_weights(tmp_path, monkeypatch):
+    if (SHARED_ASSETS / "MANIFEST.tsv").is_file():  # real VGG16 features for the perceptual loss
+        monkeypatch.setenv("BSRGAN_MIRRORS", str(SHARED_ASSETS))
+    out2 = execute(NOTEBOOK_DIR / "02_train_bsrnet.ipynb", tmp_path, **TINY_TRAINING)
+    weights = Path(read_outputs(out2)["BSRNET_WEIGHTS"])
+    assert weights.is_file() and weights.is_relative_to(out2)
+    for name in ("training_pairs", "training_curves", "validation_grid"):
+        assert (out2 / f"{name}.png").stat().st_size > 1000, name
+    history = pd.read_csv(out2 / "validation.csv")
+    assert history["step"].tolist() == [0, 3, 6]
+    assert (history["psnr_bicubic"] > 10).all()  # the reference line is a real PSNR
+    summary = (out2 / "summary.md").read_text()
+    assert "rrdbnet_tiny" in summary and "| bicubic" in summary
+
+    out3 = execute(NOTEBOOK_DIR / "03_train_bsrgan.ipynb", tmp_path, BSRNET_WEIGHTS=str(weights),
+                   **TINY_TRAINING)
+    assert Path(read_outputs(out3)["BSRGAN_WEIGHTS"]).is_file()
+    table = pd.read_csv(out3 / "bsrnet_vs_bsrgan.csv")
+    assert table["model"].tolist() == ["bicubic", "BSRNet (start)", "BSRGAN"]
+    # the GAN stage starts from the BSRNet weights: identical validation at iteration 0
+    bsrnet_last = history.iloc[-1]
+    assert table.iloc[1]["PSNR-Y (dB)"] == pytest.approx(bsrnet_last["psnr"], abs=1e-3)
+    log = pd.read_csv(out3 / "run" / "train_log.csv")
+    assert {"l_pix", "l_gan", "d_loss"} <= set(log.columns)
+    summary = (out3 / "summary.md").read_text()
+    assert "from BSRNet weights" in summary and "`patchgan_sn`" in summary
+    if (SHARED_ASSETS / "MANIFEST.tsv").is_file():
+        assert "l_percep" in log.columns and "VGG16" in summary  # the stated deviation
+    else:
+        assert "WITHOUT the perceptual loss" in summary
+
+
+@pytest.mark.slow
+def test_04_evaluates_what_is_available_and_lists_the_rest(tmp_path, asset_env):
+    out = execute(NOTEBOOK_DIR / "04_evaluate_realsrset_dped.ipynb", tmp_path,
+                  NUM_IMAGES=1, DPED_CROP=[96, 64], MODELS=["BSRGAN"], WORKERS=1, DEVICE="cpu")
+    scores = pd.read_csv(out / "scores.csv")
+    realsr = scores[scores.dataset == "realsrset"].set_index("method")
+    assert {"bicubic", "BSRGAN_published", "ESRGAN_published"} <= set(realsr.index)
+    assert realsr.loc["bicubic", "niqe"] > realsr.loc["BSRGAN_published", "niqe"] > 0
+    assert set(scores.dataset) == {"realsrset", "dped-iphone"}
+    summary = (out / "summary.md").read_text()
+    assert "official weights BSRGAN" in summary  # offline: skipped, with the reason
+    assert "ours_BSRNet" in summary and "no weights given" in summary
+    assert (out / "realsrset" / "figure.png").is_file() and (out / "realsrset" / "table.md").is_file()
+
+
+@pytest.mark.slow
+def test_04_without_the_mirror_skips_datasets_instead_of_crashing(tmp_path, monkeypatch):
+    monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)
+    out = execute(NOTEBOOK_DIR / "04_evaluate_realsrset_dped.ipynb", tmp_path,
+                  DATASETS=["realsrset"], MODELS=["RealSR_JPEG_x4_fp16"], DEVICE="cpu")
+    summary = (out / "summary.md").read_text()
+    assert "dataset realsrset" in summary and "official weights RealSR_JPEG_x4_fp16" in summary
+    assert "metric nrqm" in summary  # NRQM model file missing: MetricUnavailable, stated
+
+
+@pytest.mark.slow
+def test_05_reproduces_the_published_realsr_outputs(tmp_path, asset_env):
+    out = execute(NOTEBOOK_DIR / "05_paper_comparison.ipynb", tmp_path,
+                  DATASETS=["realsrset"], REALSRSET_IMAGES=["chip"],
+                  OFFICIAL=["BSRGAN", "RealSR_JPEG"], WORKERS=1, DEVICE="cpu")
+    availability = pd.read_csv(out / "availability.csv").set_index("item")
+    assert availability.loc["official BSRGAN", "status"] == "skipped"
+    assert availability.loc["official RealSR_JPEG", "status"] == "stand-in RealSR_JPEG_x4_fp16"
+    check = pd.read_csv(out / "reproduction_check.csv")
+    assert check["image"].tolist() == ["chip"]
+    assert check["psnr_rgb_db"].iloc[0] >= 50  # same network, fp16 weights: 56.5 dB
+    scores = pd.read_csv(out / "scores.csv").set_index("method")
+    assert {"bicubic", "RealSR_JPEG_standin", "BSRGAN_published"} <= set(scores.index)
+    assert "no PAPER_TABLE given" in (out / "summary.md").read_text()
