@@ -47,6 +47,7 @@ PRODUCER = (
     from pathlib import Path
     from bsrgan.runner import write_outputs
     Path(OUTPUT_DIR, "table.md").write_text(f"| num |\\n|---|\\n| {NUM} |\\n")
+    Path(OUTPUT_DIR, "summary.md").write_text("# a\\n")
     write_outputs(OUTPUT_DIR, DOUBLED=NUM * 2, TABLE=str(Path(OUTPUT_DIR, "table.md")))
     """,
 )
@@ -219,7 +220,9 @@ def test_run_passes_outputs_applies_overrides_and_records_provenance(tmp_path, c
 
     out = tmp_path / "run1"
     code = cli_main(["run", str(path), "--set", "a.NUM=21", "--set", "LABEL=007", "--out", str(out)])
-    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "run ok in" in printed.out and f"[a] {out / 'a_nb' / 'summary.md'}" in printed.out
     # outputs of a reach b; --set beats the YAML; str parameters keep the command-line text
     seen = json.loads((out / "b_nb" / "seen.json").read_text())
     assert seen["DOUBLED"] == 42 and seen["SCALE"] == 2.0 and seen["LABEL"] == "007"

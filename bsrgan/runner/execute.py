@@ -246,6 +246,10 @@ def run_experiment(
     _write_run(run_dir, run_info, records)
     print(f"run {status} in {run_info['seconds']:.1f} s; results in {_display(run_dir)}",
           file=stream, flush=True)
+    for record in records.values():
+        summary = run_dir / record.output_dir / "summary.md"
+        if record.status == "ok" and summary.is_file():
+            print(f"  [{record.id}] {_display(summary)}", file=stream, flush=True)
     return RunResult(run_dir=run_dir, status=status, records=list(records.values()))
 
 
