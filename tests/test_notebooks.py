@@ -147,8 +147,9 @@ def test_01_degradation_model(tmp_path):
     assert len(speed) == 4 and (speed["ms/pair"] > 0).all()
 
 
-TINY_TRAINING = dict(MODEL="rrdbnet_tiny", NUM_ITERS=6, BATCH_SIZE=2, LQ_PATCH=16, HR_CROP=80,
-                     VAL_EVERY=3, VAL_IMAGES=2, VAL_HR_SIZE=64, DEVICE="cpu", VAL_SET="embedded")
+TINY_TRAINING = {"MODEL": "rrdbnet_tiny", "NUM_ITERS": 6, "BATCH_SIZE": 2, "LQ_PATCH": 16,
+                 "HR_CROP": 80, "VAL_EVERY": 3, "VAL_IMAGES": 2, "VAL_HR_SIZE": 64, "DEVICE": "cpu",
+                 "VAL_SET": "embedded"}
 
 
 @pytest.mark.slow
