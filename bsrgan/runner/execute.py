@@ -257,11 +257,13 @@ def _execute(source: Path, target: Path, parameters: dict[str, Any], *, cwd: Pat
              timeout_s: int | None, log_output: bool, kernel_name: str | None) -> None:
     import papermill
 
+    # ipykernel warns at every start that its local TCP sockets are not encrypted: noise here.
+    quiet = ["--IPKernelApp.log_level=ERROR"] if kernel_name in (None, "python3") else []
     with _inline_matplotlib():
         papermill.execute_notebook(
             str(source), str(target), parameters=parameters, cwd=str(cwd),
             kernel_name=kernel_name, progress_bar=False, log_output=log_output,
-            execution_timeout=timeout_s,
+            execution_timeout=timeout_s, extra_arguments=quiet,
         )
 
 
