@@ -351,7 +351,8 @@ def test_failing_images_are_reported_not_fatal(tiny_setup, asset_env, tmp_path: 
     for method in ("bicubic", "ext", "nearest"):
         assert per.loc[(method, "broken"), "status"] == "failed"
         assert "broken.png" in per.loc[(method, "broken"), "error"]
-    assert "coffee_x4.png" in per.loc[("ext", "coffee"), "error"]
+    assert "<external_sr>/coffee_x4.png" in per.loc[("ext", "coffee"), "error"]
+    assert str(tmp_path) not in result.paths["per_image"].read_text()  # no machine paths
     ok = result.per_image[result.per_image["status"] == "ok"]
     assert len(ok) == 8 and ok["niqe"].notna().all()  # everything else scored (in 2 processes)
     assert list(result.summary["n"]) == [3, 2, 3] and list(result.summary["n_failed"]) == [1, 2, 1]

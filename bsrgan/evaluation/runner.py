@@ -258,12 +258,13 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
             scores[result.key] = result
         bar.close()
 
+    roots = _known_roots(ds, specs, out, reference)
     rows = []
     for method in specs:
         for stem in stems:
             o = outcomes[method.name][stem]
             row: dict[str, Any] = {
-                "dataset": ds.name, "image": stem, "method": method.name, "spec": method.spec,
+                "dataset": ds.name, "image": stem, "method": method.name, "spec": _portable_spec(method),
                 "status": o.status, "source": o.source, "sr_file": portable_path(o.path, out),
                 "sr_height": np.nan, "sr_width": np.nan, "scale": np.nan, "note": "",
             }
@@ -283,7 +284,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                         if (res.height, res.width) != (lr_h * round(row["scale"]), lr_w * round(row["scale"])):
                             row["note"] = (f"SR {res.width}x{res.height} is not an integer multiple "
                                            f"of LR {lr_w}x{lr_h}")
-            row["error"] = "; ".join(errors)
+            row["error"] = _strip_roots("; ".join(errors), roots)
             row["protocol"] = protocol_text
             row["dataset_protocol"] = ds.protocol
             rows.append(row)
@@ -368,6 +369,32 @@ def _source_sha(image, lr_files, input_sha) -> str | None:
         return sha256_file(image.source)
     except OSError:
         return None
+
+
+def _known_roots(ds: EvalDataset, specs: list[MethodSpec], out: Path, reference) -> dict[str, str]:
+    """Absolute folders that error messages may name -> short names for the results files."""
+    roots = {str(out.resolve()): ".", str(out): "."}
+    for image in ds.images:
+        roots[str(image.source.parent)] = f"<{ds.source}>"
+        roots[str(image.source.parent.resolve())] = f"<{ds.source}>"
+    for m in specs:
+        if m.kind in ("dir", "model"):
+            target = Path(m.target).expanduser()
+            folder = target if m.kind == "dir" else target.parent
+            if str(folder) not in ("", "."):
+                roots[str(folder.resolve())] = f"<{folder.name}>"
+                roots[str(folder)] = f"<{folder.name}>"
+    if reference is not None:
+        roots[str(Path(reference).resolve())] = f"<{Path(reference).name}>"
+    return roots
+
+
+def _strip_roots(text: str, roots: dict[str, str]) -> str:
+    """Replace machine folders in ``text`` by short names (longest first)."""
+    for root in sorted(roots, key=len, reverse=True):
+        if len(root) > 1:
+            text = text.replace(root, roots[root])
+    return text
 
 
 def _portable_spec(method: MethodSpec) -> str:
