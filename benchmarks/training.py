@@ -113,7 +113,8 @@ def cpu_section(quick: bool) -> None:
         n = max(2, n // 4) if quick else n
         base = loader_pairs_per_second(ds, 0, batch_size, n)
         two = loader_pairs_per_second(ds, 2, batch_size, n)
-        print(f"data {label}: 1 worker {base:6.1f} pairs/s; 2 workers {two:6.1f} pairs/s "
+        print(f"data {label}: in-process (= 1 worker) {base:6.1f} pairs/s; 2 worker processes "
+              f"{two:6.1f} pairs/s "
               f"({two / base:.2f}x)")
     torch.set_num_threads(threads)
 

@@ -83,6 +83,9 @@ class DataConfig:
     pin_memory: bool = True
     persistent_workers: bool = True
     prefetch_factor: int = 2
+    # how workers start: "spawn" (safe default: a fork after OpenCV/OpenMP thread pools were used
+    # in the parent can deadlock the workers), "forkserver", or "fork" (fastest start)
+    worker_start_method: str = "spawn"
 
 
 @dataclass
@@ -269,6 +272,8 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
         cfg.optim.lr_d = None
 
     _check_choice(source, "data.degradation", cfg.data.degradation, DEGRADATIONS)
+    _check_choice(source, "data.worker_start_method", cfg.data.worker_start_method,
+                  ("spawn", "forkserver", "fork"))
     _check_choice(source, "validation.degradation", cfg.validation.degradation, DEGRADATIONS)
     _check_choice(source, "runtime.precision", cfg.runtime.precision, PRECISIONS)
     _check_choice(source, "loss.pixel", cfg.loss.pixel, ("l1", "l2"))

@@ -251,14 +251,20 @@ def worker_init(_worker_id: int) -> None:
 
 def make_loader(dataset: BlindSRDataset, *, batch_size: int, num_workers: int,
                 pin_memory: bool, persistent_workers: bool, prefetch_factor: int,
-                rank: int = 0, world_size: int = 1, start_step: int = 0) -> torch.utils.data.DataLoader:
-    """An endless DataLoader whose first batch is the one for ``start_step`` (per rank)."""
+                rank: int = 0, world_size: int = 1, start_step: int = 0,
+                worker_start_method: str = "spawn") -> torch.utils.data.DataLoader:
+    """An endless DataLoader whose first batch is the one for ``start_step`` (per rank).
+
+    Workers are started with ``worker_start_method`` ("spawn" by default: forking a process
+    whose OpenCV/OpenMP thread pools have run can leave the children deadlocked).
+    """
     sampler = ResumableSampler(len(dataset), seed=dataset.seed, rank=rank,
                                world_size=world_size, start=start_step * batch_size)
     extra: dict[str, Any] = {}
     if num_workers > 0:
         extra = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor,
-                 "worker_init_fn": worker_init}
+                 "worker_init_fn": worker_init,
+                 "multiprocessing_context": worker_start_method}
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
         pin_memory=pin_memory and torch.cuda.is_available(), drop_last=True, **extra)

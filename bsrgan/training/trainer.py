@@ -118,10 +118,11 @@ class Trainer:
         state = ckpt.load_checkpoint(resume_from) if resume_from else None
 
         # --- speed / determinism switches
+        # (process-wide switches; close() puts the previous values back)
+        self._saved_switches = (torch.are_deterministic_algorithms_enabled(),
+                                torch.get_num_threads(), torch.backends.cudnn.benchmark)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = rt.cudnn_benchmark and not rt.deterministic
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
         if rt.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         if rt.num_threads > 0:
@@ -193,7 +194,8 @@ class Trainer:
                                   num_workers=dc.num_workers, pin_memory=dc.pin_memory,
                                   persistent_workers=dc.persistent_workers,
                                   prefetch_factor=dc.prefetch_factor, rank=self.ctx.rank,
-                                  world_size=self.ctx.world_size, start_step=self.step)
+                                  world_size=self.ctx.world_size, start_step=self.step,
+                                  worker_start_method=dc.worker_start_method)
 
         # --- logs, resolved config, validation set (rank 0)
         self.logger = RunLogger(self.run_dir, enabled=self.ctx.is_main,
@@ -559,9 +561,13 @@ class Trainer:
             perceptual=self.perceptual_description, summary_path=summary_path)
 
     def close(self) -> None:
-        """Close logs and leave the process group (if this trainer created it)."""
+        """Close logs, leave the process group (if this trainer created it), restore switches."""
         self.logger.close()
         cleanup(self.ctx)
+        deterministic, threads, benchmark = self._saved_switches
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = benchmark
 
 
 # ---------------------------------------------------------------------- helpers
