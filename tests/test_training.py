@@ -97,6 +97,28 @@ def test_repo_configs_load_and_resolve_presets():
     assert LOSS_PRESETS["released"]["gan"] == "lsgan"
 
 
+@pytest.mark.parametrize("name", ["bsrnet_x4_paper", "bsrgan_x4_paper"])
+def test_paper_configs_build_a_trainer_on_cpu(tmp_path, name):
+    """The GPU configs wire up (models, losses, optimisers, loader) without running a step."""
+    overrides = {**FAST, "runtime.device": "cpu", "data.hr_crop": 320}
+    if name.startswith("bsrgan"):
+        overrides.update({"model.init_from": None, "loss.perceptual_backbone": "vgg16",
+                          "loss.perceptual_pretrained": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the embedded cat photo is below the 320 crop
+        trainer = Trainer(load_config(EXPERIMENTS / f"{name}.yaml", overrides=overrides),
+                          tmp_path)
+    n_params = sum(p.numel() for p in trainer.generator.parameters())
+    assert n_params == 16_697_987  # the released RRDBNet x4
+    assert trainer.autocast_dtype is None  # fp32 on CPU
+    assert trainer.sched_g.milestones == dict.fromkeys(trainer.config.optim.milestones, 1)
+    if name.startswith("bsrgan"):
+        assert type(trainer.discriminator).__name__ == "PatchGANDiscriminator"
+        assert trainer.gan_loss.weight == 0.1 and trainer.opt_d.param_groups[0]["lr"] == 5.0e-5
+    assert ("chelsea", "300x451 < crop 320") in trainer.dataset.excluded
+    trainer.close()
+
+
 def test_config_explicit_values_win_over_preset():
     cfg = config_from_dict({"stage": "gan", "loss": {"preset": "paper", "gan_weight": 0.5},
                             "optim": {"lr_d": 1.0e-4}})

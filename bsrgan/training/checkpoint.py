@@ -100,5 +100,6 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
+    same_gpus = torch.cuda.is_available() and len(state.get("cuda", ())) == torch.cuda.device_count()
+    if "cuda" in state and same_gpus:
         torch.cuda.set_rng_state_all(state["cuda"])

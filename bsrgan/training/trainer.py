@@ -172,10 +172,8 @@ class Trainer:
         if state is not None:
             self._load_state(state)
 
-        # --- wrappers: compile, DDP (the bare modules stay in self.generator/discriminator)
+        # --- wrappers: DDP, then compile (the bare modules stay in self.generator/discriminator)
         self.g_model: nn.Module = self.generator
-        if rt.compile:
-            self.g_model = torch.compile(self.g_model)
         self.d_model: nn.Module | None = self.discriminator
         if self.ctx.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -184,6 +182,8 @@ class Trainer:
             self.g_model = DDP(self.g_model, device_ids=ids)
             if self.discriminator is not None:
                 self.d_model = DDP(self.discriminator, device_ids=ids)
+        if rt.compile:
+            self.g_model = torch.compile(self.g_model)
 
         # --- data
         dc = config.data
@@ -596,9 +596,11 @@ def _perceptual_loss(lc) -> nn.Module:
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """None = fp32. ``auto``: bf16 on CUDA, fp32 elsewhere; bf16/fp16 are CUDA-only."""
+    """None = fp32. ``auto``: bf16 on a CUDA GPU that supports it, else fp32; bf16/fp16 need CUDA."""
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
+    if precision == "auto":  # CUDA: bf16 where the GPU has it (Ampere and later)
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     if device.type != "cuda":
         raise ValueError(f"runtime.precision {precision!r} needs CUDA; use fp32 or auto on "
                          f"{device.type}")
