@@ -4,8 +4,11 @@ The notebooks here are tiny throwaway ones generated into tmp_path; each papermi
 starts a real kernel (~1-2 s), so the end-to-end tests share as few executions as possible.
 """
 import json
+import signal
 import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -298,3 +301,33 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     assert "[a] a_nb.ipynb" in out and "NUM = 5  (--set NUM=5)" in out
     assert "SCALE = 2.0  (experiment:notebooks[b])" in out
     assert not (tmp_path / "results").exists()
+
+
+def test_sigterm_stops_the_run_and_records_it(tmp_path):
+    sleeper = ("""
+    OUTPUT_DIR: str = "results/s"  # where results go
+    """, "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(120)")
+    path = write_experiment(tmp_path, {"s": sleeper})
+    out = tmp_path / "run"
+    bsrgan = str(Path(sys.executable).with_name("bsrgan"))  # the console script of this venv
+    proc = subprocess.Popen([bsrgan, "run", str(path), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until the sleeping cell runs
+            if (out / "s_nb" / "started").is_file():  # written in the kernel's cwd
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"bsrgan run exited early: {proc.communicate()[1]}")
+            time.sleep(0.5)
+        else:
+            pytest.fail("the notebook never started")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "[s] interrupted" in err
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["notebooks"][0]["status"] == "interrupted"

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,6 +52,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+    restore = _interrupt_on_sigterm()
     try:
         experiment = load_experiment(args.experiment)
         overrides = [parse_override(text) for text in args.overrides]
@@ -68,4 +71,22 @@ def main(args: argparse.Namespace) -> int:
     except ExperimentError as exc:
         print(f"bsrgan run: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("bsrgan run: interrupted; run.json records where it stopped", file=sys.stderr)
+        return 130
+    finally:
+        restore()
     return result.exit_code
+
+
+def _interrupt_on_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt so a killed run shuts its kernel down and records
+    ``interrupted`` in run.json; returns a function that restores the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)

@@ -225,6 +225,9 @@ def run_experiment(
             record.status, record.seconds = "interrupted", round(time.perf_counter() - t0, 3)
             run_info.update(status="interrupted", finished=_now())
             _write_run(run_dir, run_info, records)
+            print(f"[{spec.id}] interrupted after {record.seconds:.1f} s; partially executed "
+                  f"notebook: {_display(run_dir / record.output_notebook)}", file=err_stream,
+                  flush=True)
             raise
         except Exception as exc:  # noqa: BLE001 - any failure stops the run and is reported
             record.seconds = round(time.perf_counter() - t0, 3)
