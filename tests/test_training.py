@@ -488,6 +488,8 @@ def test_short_run_beats_its_starting_validation_psnr(tmp_path):
     assert result.final_metrics["psnr"] == pytest.approx(hist["psnr"].iloc[-1])
     model = load_pretrained(result.ema_weights)
     assert model.sf == 4
+    from_checkpoint = load_pretrained(result.last_checkpoint).state_dict()  # reads its "ema"
+    assert all(torch.equal(v, from_checkpoint[k]) for k, v in model.state_dict().items())
     assert (tmp_path / "samples" / "step_00000200.png").is_file()
     assert (tmp_path / "validation" / "set.npz").is_file()
     assert any((tmp_path / "tb").iterdir())

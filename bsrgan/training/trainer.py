@@ -444,8 +444,8 @@ class Trainer:
             return {}
         from bsrgan.training.validation import comparison_grid, evaluate
 
-        scores, sr = evaluate(self.ema.module, self.vset, device=self.device,
-                              autocast_dtype=self.autocast_dtype)
+        # fp32 even when training in bf16: bf16 outputs would cap the measurable PSNR
+        scores, sr = evaluate(self.ema.module, self.vset, device=self.device)
         self.logger.validation(self.step, scores)
         grid = comparison_grid(self.vset, sr, self.config.validation.num_grid)
         self.logger.image("val/lr_sr_hr", self.step, grid)
