@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                         help="continue the run in --out from its latest checkpoint, or from "
                              "CHECKPOINT")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in a run folder that holds checkpoints (deletes them)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set total_steps=1000 "
                              "--set data.batch_size=16 (YAML syntax for the value)")
@@ -45,7 +47,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     out = args.out or f"runs/{config.name}"
     try:
-        result = train(config, out, resume=args.resume,
+        result = train(config, out, resume=args.resume, overwrite=args.overwrite,
                        progress=False if args.no_progress else None)
     except (NonFiniteLossError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -252,6 +252,9 @@ def test_fresh_run_refuses_a_folder_with_checkpoints(tmp_path):
     ckpt.save_checkpoint(tmp_path / "checkpoints", 5, {}, keep_last=1)
     with pytest.raises(FileExistsError, match="resume"):
         Trainer(tiny_config(), tmp_path)
+    trainer = Trainer(tiny_config(), tmp_path, overwrite=True)
+    assert trainer.step == 0 and not list_checkpoints(tmp_path / "checkpoints")
+    trainer.close()
 
 
 # ----------------------------------------------------------------------------- one step per stage

@@ -66,6 +66,7 @@ def train(
     resume: bool | str | os.PathLike[str] = False,
     progress: bool | None = None,
     overrides: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train one stage and return where its results are.
 
@@ -77,6 +78,8 @@ def train(
             path of a checkpoint to continue from.
         progress: show the tqdm bar (default: ``config.runtime.progress``).
         overrides: dotted-key overrides, e.g. ``{"total_steps": 200}``.
+        overwrite: for a fresh run, delete the checkpoints a previous run left in ``out_dir``
+            instead of refusing to start.
 
     Under ``torchrun`` every process calls this; rank 0 writes all files.
     """
@@ -89,7 +92,7 @@ def train(
     if progress is not None:
         config = dataclasses.replace(
             config, runtime=dataclasses.replace(config.runtime, progress=progress))
-    trainer = Trainer(config, out_dir, resume=resume)
+    trainer = Trainer(config, out_dir, resume=resume, overwrite=overwrite)
     try:
         return trainer.run()
     finally:
@@ -101,7 +104,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike[str], *,
                  resume: bool | str | os.PathLike[str] = False,
-                 ctx: DistContext | None = None) -> None:
+                 ctx: DistContext | None = None, overwrite: bool = False) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.ctx = ctx or init_distributed(config.runtime.device)
@@ -114,7 +117,7 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         rt = config.runtime
 
-        resume_from = self._find_resume_checkpoint(resume)
+        resume_from = self._find_resume_checkpoint(resume, overwrite)
         state = ckpt.load_checkpoint(resume_from) if resume_from else None
 
         # --- speed / determinism switches
@@ -212,13 +215,19 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup helpers
 
-    def _find_resume_checkpoint(self, resume: bool | str | os.PathLike[str]) -> Path | None:
+    def _find_resume_checkpoint(self, resume: bool | str | os.PathLike[str],
+                                overwrite: bool) -> Path | None:
         folder = self.run_dir / "checkpoints"
         if resume is False or resume is None:
-            if ckpt.list_checkpoints(folder):
+            old = ckpt.list_checkpoints(folder)
+            if old and not overwrite:
                 raise FileExistsError(
-                    f"{self.run_dir} already holds checkpoints of a run; resume it (--resume) or "
-                    f"choose another output folder")
+                    f"{self.run_dir} already holds checkpoints of a run; resume it (--resume), "
+                    f"start over (--overwrite) or choose another output folder")
+            if self.ctx.is_main:
+                for path in old:
+                    path.unlink(missing_ok=True)
+            barrier(self.ctx)
             return None
         if resume is True:
             return ckpt.latest_checkpoint(folder)
