@@ -376,6 +376,7 @@ def _write_config(path: Path, **overrides) -> Path:
     return path
 
 
+@pytest.mark.slow  # three interpreter start-ups: 15-35 s on 2 busy cores
 def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     n = 6
     config = _write_config(tmp_path / "cfg.yaml", total_steps=2 * n, checkpoint_every=n,
