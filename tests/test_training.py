@@ -218,6 +218,22 @@ def test_flip_rotate_covers_the_eight_dihedral_transforms():
         flip_rotate(img, 8)
 
 
+def test_validation_set_is_fixed_and_cached(tmp_path):
+    from bsrgan.training.validation import build_validation_set, cached_validation_set
+
+    kw = {"num_images": 2, "hr_size": 64, "scale": 4, "seed": 7}
+    images = small_images()
+    first = cached_validation_set(tmp_path, images, **kw)
+    assert first.lq.shape == (2, 16, 16, 3) and first.hq.shape == (2, 64, 64, 3)
+    stamp = (tmp_path / "set.npz").stat().st_mtime_ns
+    again = cached_validation_set(tmp_path, images, **kw)  # read back, not rebuilt
+    assert (tmp_path / "set.npz").stat().st_mtime_ns == stamp
+    assert np.array_equal(first.lq, again.lq) and first.names == again.names
+    assert np.array_equal(build_validation_set(images, **kw).lq, first.lq)  # same seeds
+    other = cached_validation_set(tmp_path, images, **{**kw, "seed": 8})  # recipe changed
+    assert not np.array_equal(other.lq, first.lq)
+
+
 # ----------------------------------------------------------------------------- EMA, checkpoints
 
 
