@@ -187,7 +187,7 @@ def run_experiment(
         "started": _now(),
         "finished": None,
         "seconds": None,
-        "command": command,
+        "command": _portable({"command": command}, run_dir, project_root)["command"],
         "overrides": [o.text for o in overrides],
         "only": selected,
         "git": git,
