@@ -423,3 +423,32 @@ def test_unavailable_method_fails_its_rows_only(tiny_setup, asset_env, tmp_path:
     assert (per.loc[per["method"] == "missing", "status"] == "failed").all()
     assert list(result.summary["n"]) == [3, 0, 0]
     assert "| gone | 0 | n/a |" in result.markdown
+
+
+def test_scoring_falls_back_to_this_process_when_the_pool_breaks(tmp_path: Path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from bsrgan.evaluation import scoring
+
+    class BrokenPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            raise BrokenProcessPool("worker died")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(scoring, "ProcessPoolExecutor", BrokenPool)
+    rng = np.random.default_rng(3)
+    tasks = []
+    for k in range(3):
+        imwrite(tmp_path / f"{k}.png", rng.random((16, 16, 3)))
+        tasks.append(scoring.ScoreTask(("m", str(k)), tmp_path / f"{k}.png"))
+    tasks.append(scoring.ScoreTask(("m", "gone"), tmp_path / "gone.png"))
+    done = []
+    results = list(scoring.score_all(tasks, {}, workers=2, on_done=done.append))
+    assert [r.key for r in results] == [t.key for t in tasks] and len(done) == 4
+    assert (results[0].height, results[0].width) == (16, 16)
+    assert "image" in results[3].errors and "gone.png" in results[3].errors["image"]
