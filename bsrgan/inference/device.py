@@ -18,14 +18,14 @@ PRECISIONS: dict[str, torch.dtype] = {
     "bf16": torch.bfloat16,
 }
 
-CPU_TILE = 256  # CPU default: ~1 GiB peak for the 23-block x4 model in fp32 (see docs/inference.md)
+CPU_TILE = 256  # CPU default: ~1 GiB peak for the 23-block x4 model in fp32 (13 KiB per pixel)
 MIN_AUTO_TILE = 64
 MAX_AUTO_TILE = 1024  # beyond this a GPU is saturated; larger tiles only cost memory
 GPU_MEMORY_FRACTION = 0.5  # share of the *free* device memory the auto tile may plan to use
 # Peak activation memory per input pixel, in elements: the widest moment of an RRDBNet forward is
 # at the output resolution (upsampled features, the next conv's output and the nearest-upsampled
 # copy: ~3 tensors of nf channels at sf^2 pixels per input pixel), plus the convolution workspace.
-# 4 * nf * sf^2 elements covers both; measured on CPU it is ~2.6 * nf * sf^2 (docs/inference.md).
+# 4 * nf * sf^2 elements covers both; measured on CPU it is ~3.3 * nf * sf^2 (docs/inference.md).
 ACTIVATIONS_PER_PIXEL = 4
 
 
