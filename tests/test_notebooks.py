@@ -167,13 +167,20 @@ def test_02_then_03_train_and_hand_over_the_weights(tmp_path, monkeypatch):
     summary = (out2 / "summary.md").read_text()
     assert "rrdbnet_tiny" in summary and "| bicubic" in summary
 
+    # rerunning into the same folder continues the run with RESUME (and starts afresh without)
+    execute(NOTEBOOK_DIR / "02_train_bsrnet.ipynb", tmp_path, **{**TINY_TRAINING, "NUM_ITERS": 9},
+            RESUME=True)
+    resumed = pd.read_csv(out2 / "validation.csv")
+    assert resumed["step"].tolist() == [0, 3, 6, 9]
+    assert resumed.iloc[:3].equals(history)  # the first 6 iterations were not redone
+
     out3 = execute(NOTEBOOK_DIR / "03_train_bsrgan.ipynb", tmp_path, BSRNET_WEIGHTS=str(weights),
                    **TINY_TRAINING)
     assert Path(read_outputs(out3)["BSRGAN_WEIGHTS"]).is_file()
     table = pd.read_csv(out3 / "bsrnet_vs_bsrgan.csv")
     assert table["model"].tolist() == ["bicubic", "BSRNet (start)", "BSRGAN"]
     # the GAN stage starts from the BSRNet weights: identical validation at iteration 0
-    bsrnet_last = history.iloc[-1]
+    bsrnet_last = resumed.iloc[-1]
     assert table.iloc[1]["PSNR-Y (dB)"] == pytest.approx(bsrnet_last["psnr"], abs=1e-3)
     log = pd.read_csv(out3 / "run" / "train_log.csv")
     assert {"l_pix", "l_gan", "d_loss"} <= set(log.columns)
