@@ -205,6 +205,7 @@ def test_04_evaluates_what_is_available_and_lists_the_rest(tmp_path, asset_env):
     assert "official weights BSRGAN" in summary  # offline: skipped, with the reason
     assert "ours_BSRNet" in summary and "no weights given" in summary
     assert (out / "realsrset" / "figure.png").is_file() and (out / "realsrset" / "table.md").is_file()
+    assert (out / "comparison_realsrset.png").is_file()  # a light copy of the figure
 
 
 @pytest.mark.slow

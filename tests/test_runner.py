@@ -261,6 +261,11 @@ def test_run_passes_outputs_applies_overrides_and_records_provenance(tmp_path, c
     assert run2["only"] == ["b"] and [r["id"] for r in run2["notebooks"]] == ["a", "b"]
     assert run2["notebooks"][0]["parameters"]["NUM"] == 21  # the earlier record of a
     assert run2["notebooks"][1]["sources"]["DOUBLED"] == "output:a"
+    # both calls are on record: the whole first run and the partial rerun
+    first, second = run2["invocations"]
+    assert first["only"] == ["a", "b"] and first["status"] == "ok" and first["seconds"] > 0
+    assert second["only"] == ["b"] and second["overrides"] == ["b.SCALE=0.5"]
+    assert run["invocations"] == [first]
 
 
 def test_failure_stops_keeps_partial_notebook_and_exits_nonzero(tmp_path, capsys):

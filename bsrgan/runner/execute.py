@@ -195,6 +195,7 @@ def run_experiment(
         "device": device_info(),
         "environment": environment_flags(),
         "config": experiment.to_dict(),
+        "previous_invocations": _previous_invocations(run_dir),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"run {experiment.name} -> {_display(run_dir)}", file=stream)
@@ -338,8 +339,14 @@ def _report_failure(record: NotebookRecord, run_dir: Path, err: TextIO) -> None:
     print("\n".join(lines), file=err, flush=True)
 
 
+_INVOCATION_KEYS = ("started", "finished", "seconds", "status", "command", "overrides", "only")
+
+
 def _write_run(run_dir: Path, run_info: dict[str, Any], records: dict[str, NotebookRecord]) -> None:
     data = dict(run_info)
+    current = {key: run_info.get(key) for key in _INVOCATION_KEYS}
+    current["git_sha"] = (run_info.get("git") or {}).get("sha")
+    data["invocations"] = [*data.pop("previous_invocations", []), current]
     data["notebooks"] = [asdict(r) for r in records.values()]
     data["seeds"] = {r.id: _seeds(r) for r in records.values() if _seeds(r)}
     atomic_write_text(run_dir / RUN_FILE, json.dumps(data, indent=2, default=str) + "\n")
@@ -355,6 +362,19 @@ def _seeds(record: NotebookRecord) -> dict[str, Any]:
                     value = ast.literal_eval(value)
             seeds[name] = value
     return seeds
+
+
+def _previous_invocations(run_dir: Path) -> list[dict[str, Any]]:
+    """Earlier ``bsrgan run`` calls into this folder, oldest first (from its run.json)."""
+    path = run_dir / RUN_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    invocations = data.get("invocations")
+    if isinstance(invocations, list):
+        return invocations
+    return [{key: data.get(key) for key in _INVOCATION_KEYS}]
 
 
 def _load_previous(run_dir: Path) -> dict[str, NotebookRecord]:
