@@ -360,7 +360,10 @@ def test_failing_images_are_reported_not_fatal(tiny_setup, asset_env, tmp_path: 
 
 
 def test_metrics_without_parameter_files_are_na(tiny_setup, tmp_path: Path, monkeypatch):
-    monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)  # offline, empty cache: no NIQE model
+    # offline, no mirror and an empty cache: no NIQE model. The session cache may already hold
+    # one (CI exports BSRGAN_MIRRORS, so earlier tests fill it), hence a fresh BSRGAN_HOME.
+    monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)
+    monkeypatch.setenv("BSRGAN_HOME", str(tmp_path / "empty_home"))
     result = evaluate(tiny_setup["lr_dir"], ["bicubic"], "niqe", tmp_path / "r", workers=1,
                       progress=False)
     assert "niqe" in result.unavailable and "bsrgan fetch niqe-params" in result.markdown
