@@ -211,6 +211,7 @@ def test_04_evaluates_what_is_available_and_lists_the_rest(tmp_path, asset_env):
 @pytest.mark.slow
 def test_04_without_the_mirror_skips_datasets_instead_of_crashing(tmp_path, monkeypatch):
     monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)
+    monkeypatch.setenv("BSRGAN_HOME", str(tmp_path / "empty_home"))  # not the session cache
     out = execute(NOTEBOOK_DIR / "04_evaluate_realsrset_dped.ipynb", tmp_path,
                   DATASETS=["realsrset"], MODELS=["RealSR_JPEG_x4_fp16"], DEVICE="cpu")
     summary = (out / "summary.md").read_text()
