@@ -198,6 +198,17 @@ def test_vgg19_offline_raises_instead_of_random_weights(monkeypatch):
         PerceptualLoss("vgg19")
 
 
+def test_vgg19_respects_bsrgan_offline_without_touching_the_network(monkeypatch, tmp_path):
+    def network(*args, **kwargs):
+        raise AssertionError("torch.hub download attempted although BSRGAN_OFFLINE=1")
+
+    monkeypatch.setenv("BSRGAN_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # empty hub cache
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", network)
+    with pytest.raises(VGGWeightsError, match=r"BSRGAN_OFFLINE=1.*hub.checkpoints.vgg19-dcbb9e9d"):
+        PerceptualLoss("vgg19")
+
+
 def test_vgg16_without_the_asset_raises(monkeypatch):
     def missing(name, **kwargs):
         raise assets.AssetError(f"asset {name!r} is not available offline")

@@ -121,10 +121,15 @@ def _load_vgg_weights(features: nn.Sequential, backbone: str, weights_path: str 
         _load_into(features, _read_features_state(path), str(path))
         return f"ImageNet weights from {path.name}"
     if backbone == "vgg19":
+        from bsrgan.assets import AssetSettings  # lazy, as below
+
+        target = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_URL).name
         try:
+            if AssetSettings.from_env().offline and not target.is_file():
+                # BSRGAN_OFFLINE=1 means no network for every download, torch.hub's included.
+                raise ConnectionError("downloads are disabled (BSRGAN_OFFLINE=1)")
             state = torch.hub.load_state_dict_from_url(VGG19_URL, progress=True, check_hash=True)
         except Exception as err:  # offline: URLError / OSError; bad download: RuntimeError
-            target = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_URL).name
             raise VGGWeightsError(
                 f"cannot obtain torchvision's VGG19 ImageNet weights from {VGG19_URL} "
                 f"({type(err).__name__}: {err}). Download that file to {target}, pass "
