@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -111,6 +111,7 @@ class Trainer:
         self.device = self.ctx.device
         self.is_gan = config.stage == "gan"
         self.step = 0
+        self._data_iter: Iterator[dict[str, torch.Tensor]] | None = None
         self.nonfinite_total = 0
         self.nonfinite_streak = 0
         self.final_metrics: dict[str, float] = {}
@@ -479,7 +480,9 @@ class Trainer:
             self.validate()  # the starting point of every curve
             barrier(self.ctx)
         window: dict[str, list[float]] = {}
-        data_iter = iter(self.loader)
+        if self._data_iter is None:  # one stream per Trainer: run(until=...) in chunks continues it
+            self._data_iter = iter(self.loader)
+        data_iter = self._data_iter
         started = time.perf_counter()
         self.logger.steps_per_second(self.step)
         while self.step < end:
@@ -571,6 +574,7 @@ class Trainer:
 
     def close(self) -> None:
         """Close logs, leave the process group (if this trainer created it), restore switches."""
+        self._data_iter = None  # lets DataLoader worker processes shut down
         self.logger.close()
         cleanup(self.ctx)
         deterministic, threads, benchmark = self._saved_switches
