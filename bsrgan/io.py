@@ -50,7 +50,9 @@ class ImageData:
     is_gray: bool
 
 
-def imread(path: str | os.PathLike[str], *, with_alpha: bool = False):
+def imread(
+    path: str | os.PathLike[str], *, with_alpha: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """Read an image as float32 RGB (H, W, 3) in [0, 1].
 
     With ``with_alpha=True`` returns ``(rgb, alpha)`` where alpha is float32 (H, W) in [0, 1]

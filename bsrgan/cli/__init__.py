@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # Sub-command modules, in the order they appear in ``bsrgan --help``.
 COMMANDS: tuple[str, ...] = (
@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bsrgan {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"bsrgan.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bsrgan.cli.{name}":
-                continue  # sub-command not part of this build
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"bsrgan.cli.{name}").register(subparsers)
     return parser
 
 
