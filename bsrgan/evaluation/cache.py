@@ -14,18 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bsrgan.assets.verify import sha256_file
 from bsrgan.utils.atomic import atomic_write_text
 
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes (streamed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["OutputCache", "cache_key", "sha256_file"]
 
 
 def cache_key(input_sha256: str, fingerprint: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bsrgan.evaluation.cache import sha256_file
+from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation.methods import MethodSpec
 
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation import tables
-from bsrgan.evaluation.cache import OutputCache, cache_key, sha256_file
+from bsrgan.evaluation.cache import OutputCache, cache_key
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
 from bsrgan.evaluation.methods import PUBLISHED, MethodSpec, match_outputs, parse_methods
 from bsrgan.evaluation.provenance import portable_path, provenance_record, write_provenance
