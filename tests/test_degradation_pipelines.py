@@ -6,7 +6,6 @@ with a 4-sigma binomial tolerance.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import Counter
 
@@ -23,8 +22,6 @@ from bsrgan.degradation import (
     replay,
 )
 
-HAS_ISP = importlib.util.find_spec("bsrgan.degradation.isp") is not None
-needs_isp = pytest.mark.skipif(not HAS_ISP, reason="bsrgan.degradation.isp not available yet")
 NOISY_OPS = {"gaussian_noise", "speckle_noise", "poisson_noise", "jpeg", "camera_noise"}
 
 
@@ -156,7 +153,6 @@ def test_degradation_does_not_modify_the_input(photo: np.ndarray) -> None:
     np.testing.assert_array_equal(photo, before)
 
 
-@needs_isp
 @pytest.mark.parametrize(
     "plan, degrade", [(plan_bsrgan, degrade_bsrgan), (plan_bsrgan_plus, degrade_bsrgan_plus)]
 )
@@ -241,7 +237,7 @@ N_PLANS = 4000
 @pytest.fixture(scope="module")
 def bsrgan_plans() -> list[list[dict]]:
     rng = np.random.default_rng(1234)
-    return [plan_bsrgan(rng, 320, 320, sf=4, lq_patchsize=72, isp=HAS_ISP) for _ in range(N_PLANS)]
+    return [plan_bsrgan(rng, 320, 320, sf=4, lq_patchsize=72, isp=True) for _ in range(N_PLANS)]
 
 
 def test_bsrgan_op_counts_and_probabilities(bsrgan_plans: list[list[dict]]) -> None:
@@ -260,8 +256,7 @@ def test_bsrgan_op_counts_and_probabilities(bsrgan_plans: list[list[dict]]) -> N
     assert_binomial(
         sum(Counter(ops(t))["jpeg"] == 2 for t in bsrgan_plans), n, 0.9, "JPEG inside the shuffle"
     )
-    if HAS_ISP:
-        assert_binomial(counts["camera_noise"], n, 0.25, "camera sensor noise")
+    assert_binomial(counts["camera_noise"], n, 0.25, "camera sensor noise")
 
 
 def test_bsrgan_order_is_a_shuffle_with_downsample2_before_3(
@@ -328,7 +323,7 @@ def test_bsrgan_sf_other_than_4_never_halves() -> None:
 def test_bsrgan_plus_fixed_order_and_frequencies() -> None:
     rng = np.random.default_rng(99)
     n = 3000
-    plans = [plan_bsrgan_plus(rng, 320, 320, shuffle_prob=0.0, isp=HAS_ISP) for _ in range(n)]
+    plans = [plan_bsrgan_plus(rng, 320, 320, shuffle_prob=0.0, isp=True) for _ in range(n)]
     resize_kind = Counter()
     counts = Counter()
     for trace in plans:
@@ -355,8 +350,7 @@ def test_bsrgan_plus_fixed_order_and_frequencies() -> None:
     assert_binomial(resize_kind["down"], n, 0.7, "resize down")
     assert_binomial(counts["poisson_noise"], 2 * n, 0.1, "Poisson noise")
     assert_binomial(counts["speckle_noise"], 2 * n, 0.1, "speckle noise")
-    if HAS_ISP:
-        assert_binomial(counts["camera_noise"], 2 * n, 0.1, "camera noise (plus)")
+    assert_binomial(counts["camera_noise"], 2 * n, 0.1, "camera noise (plus)")
     assert counts["gaussian_noise"] == 2 * n and counts["jpeg"] == 2 * n
     # local shuffle: when Poisson noise is applied in the first half it precedes the Gaussian
     # noise half of the time

@@ -11,7 +11,6 @@ ranges follow the authors' release (``cszn/BSRGAN utils/utils_blindsr.py``); see
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from bsrgan.degradation.downsample import (
     apply_shifted_downsample,
     sample_shifted_downsample,
 )
+from bsrgan.degradation.isp import CameraNoiseParams, apply_camera_noise, sample_camera_noise
 from bsrgan.degradation.jpeg import JpegParams, apply_jpeg, sample_jpeg
 from bsrgan.degradation.noise import (
     GaussianNoiseParams,
@@ -100,25 +100,6 @@ def _sharpen_pair(lq: Image, hq: Image, params: SharpenParams) -> tuple[Image, I
     return sharp, sharp
 
 
-def _isp_module():
-    try:
-        return importlib.import_module("bsrgan.degradation.isp")
-    except ModuleNotFoundError as err:  # pragma: no cover - only before the ISP module exists
-        raise RuntimeError(
-            "camera sensor noise needs bsrgan.degradation.isp, which is not available; "
-            "use isp=False"
-        ) from err
-
-
-def _camera_params(**fields: Any) -> Any:
-    return _isp_module().CameraNoiseParams(**fields)
-
-
-def _camera_noise_pair(lq: Image, hq: Image, params: Any) -> tuple[Image, Image]:
-    lq, hq = _isp_module().apply_camera_noise(lq, hq, params)
-    return lq.astype(np.float32, copy=False), hq.astype(np.float32, copy=False)
-
-
 # ----------------------------------------------------------------------------- op registry
 @dataclass(frozen=True)
 class Op:
@@ -149,7 +130,7 @@ OPS: dict[str, Op] = {
     "speckle_noise": Op(GaussianNoiseParams, apply_speckle_noise),
     "poisson_noise": Op(PoissonNoiseParams, apply_poisson_noise),
     "jpeg": Op(JpegParams, apply_jpeg),
-    "camera_noise": Op(_camera_params, _camera_noise_pair, True),
+    "camera_noise": Op(CameraNoiseParams, apply_camera_noise, True),
     "crop": Op(CropParams, apply_crop, True),
 }
 
@@ -287,7 +268,7 @@ def plan_bsrgan(
                 trace.append(trace_entry("jpeg", sample_jpeg(rng)))
         elif step == 6:
             if rng.random() < CAMERA_NOISE_PROB and isp:
-                trace.append(trace_entry("camera_noise", _isp_module().sample_camera_noise(rng)))
+                trace.append(trace_entry("camera_noise", sample_camera_noise(rng)))
 
     trace.append(trace_entry("jpeg", sample_jpeg(rng)))
     trace.append(trace_entry("crop", _random_crop(rng, h, w, lq_patchsize, sf_ori)))
@@ -345,7 +326,7 @@ def plan_bsrgan_plus(
                 trace.append(trace_entry("speckle_noise", sample_speckle_noise(rng)))
         elif step in (5, 12):
             if rng.random() < PLUS_CAMERA_NOISE_PROB and isp:
-                trace.append(trace_entry("camera_noise", _isp_module().sample_camera_noise(rng)))
+                trace.append(trace_entry("camera_noise", sample_camera_noise(rng)))
         elif step == 6:
             trace.append(trace_entry("jpeg", sample_jpeg(rng)))
 
