@@ -266,9 +266,8 @@ def plan_bsrgan(
         elif step == 5:
             if rng.random() < JPEG_PROB:
                 trace.append(trace_entry("jpeg", sample_jpeg(rng)))
-        elif step == 6:
-            if rng.random() < CAMERA_NOISE_PROB and isp:
-                trace.append(trace_entry("camera_noise", sample_camera_noise(rng)))
+        elif step == 6 and rng.random() < CAMERA_NOISE_PROB and isp:  # draw even if not isp
+            trace.append(trace_entry("camera_noise", sample_camera_noise(rng)))
 
     trace.append(trace_entry("jpeg", sample_jpeg(rng)))
     trace.append(trace_entry("crop", _random_crop(rng, h, w, lq_patchsize, sf_ori)))
