@@ -32,9 +32,7 @@ def apply_sharpen(img: np.ndarray, params: SharpenParams = SharpenParams()) -> n
     blurred = cv2.GaussianBlur(img, (radius, radius), 0)
     residual = img - blurred
     mask = (np.abs(residual) * 255.0 > params.threshold).astype(np.float32)
-    soft_mask = cv2.GaussianBlur(mask, (radius, radius), 0)
-    if soft_mask.ndim == 2:
-        soft_mask = soft_mask[..., None]
+    soft_mask = cv2.GaussianBlur(mask, (radius, radius), 0)  # (H, W, 3): check_image saw 3 channels
     sharp = np.clip(img + np.float32(params.weight) * residual, 0.0, 1.0)
     out = soft_mask * sharp + (1.0 - soft_mask) * img
     return np.clip(out, 0.0, 1.0, out=out)
