@@ -438,7 +438,7 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
 
 def test_run_in_chunks_continues_the_data_stream(tmp_path):
     """run(until=2) then run() in one process == run() straight: no batch is seen twice."""
-    cfg = tiny_config(**{"total_steps": 4, "checkpoint_every": 100})
+    cfg = tiny_config(total_steps=4, checkpoint_every=100)
     straight = Trainer(cfg, tmp_path / "a")
     straight.run()
     chunked = Trainer(cfg, tmp_path / "b")

@@ -14,16 +14,23 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from bsrgan.training import checkpoint as ckpt
-from bsrgan.training.config import TrainConfig, config_to_dict, load_config, save_config
+from bsrgan.training.config import (
+    TrainConfig,
+    config_to_dict,
+    load_config,
+    replace,
+    save_config,
+)
 from bsrgan.training.dataset import BlindSRDataset, make_loader
 from bsrgan.training.distributed import (
     DistContext,
@@ -86,8 +93,6 @@ def train(
     if not isinstance(config, TrainConfig):
         config = load_config(config, overrides=overrides)
     elif overrides:
-        from bsrgan.training.config import replace
-
         config = replace(config, **overrides)
     if progress is not None:
         config = dataclasses.replace(
