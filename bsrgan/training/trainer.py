@@ -286,10 +286,9 @@ class Trainer:
             log.text("perceptual_loss", self.perceptual_description)
         if state is not None:
             log.info("resumed from %s at step %d", resume_from, self.step)
-            old = state.get("config") or {}
-            new = config_to_dict(self.config)
-            diffs = sorted(k for k in _flatten(new).keys() | _flatten(old).keys()
-                           if _flatten(new).get(k) != _flatten(old).get(k))
+            old = _flatten(state.get("config") or {})
+            new = _flatten(config_to_dict(self.config))
+            diffs = sorted(k for k in new.keys() | old.keys() if new.get(k) != old.get(k))
             if diffs:
                 log.warning("config differs from the checkpoint's in: %s", ", ".join(diffs))
 
