@@ -100,8 +100,11 @@ def bicubic_upscale(lq: np.ndarray, scale: int) -> np.ndarray:
 
 @torch.no_grad()
 def super_resolve(model: nn.Module, lq: np.ndarray, *, device: torch.device,
-                  autocast_dtype: torch.dtype | None = None, batch_size: int = 4) -> np.ndarray:
-    """Run ``model`` on a stack of LR images. lq: (N, h, w, 3) -> (N, H, W, 3) in [0, 1]."""
+                  batch_size: int = 4) -> np.ndarray:
+    """Run ``model`` in fp32 on a stack of LR images. lq: (N, h, w, 3) -> (N, H, W, 3) in [0, 1].
+
+    Always fp32, even for a bf16 training run: bf16 outputs would cap the measurable PSNR.
+    """
     was_training = model.training
     model.eval()
     out = []
@@ -109,21 +112,19 @@ def super_resolve(model: nn.Module, lq: np.ndarray, *, device: torch.device,
         for start in range(0, len(lq), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(lq[start:start + batch_size]))
             x = x.permute(0, 3, 1, 2).to(device)
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                                enabled=autocast_dtype is not None):
-                y = model(x)
+            y = model(x)
             out.append(y.float().clamp_(0, 1).permute(0, 2, 3, 1).cpu().numpy())
     finally:
         model.train(was_training)
     return np.concatenate(out)
 
 
-def evaluate(model: nn.Module, vset: ValidationSet, *, device: torch.device,
-             autocast_dtype: torch.dtype | None = None) -> tuple[dict[str, float], np.ndarray]:
+def evaluate(model: nn.Module, vset: ValidationSet, *,
+             device: torch.device) -> tuple[dict[str, float], np.ndarray]:
     """Mean PSNR/SSIM (Y, crop_border=scale) of the model and of bicubic; returns (scores, SR)."""
     from bsrgan.metrics import psnr, ssim
 
-    sr = super_resolve(model, vset.lq, device=device, autocast_dtype=autocast_dtype)
+    sr = super_resolve(model, vset.lq, device=device)
     border = vset.scale
     scores = {"psnr": [], "ssim": [], "psnr_bicubic": [], "ssim_bicubic": []}
     for lq, out, hq in zip(vset.lq, sr, vset.hq):
