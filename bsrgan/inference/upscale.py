@@ -189,12 +189,12 @@ def upscale_alpha(alpha: np.ndarray, sf: int) -> np.ndarray:
 
 
 def _merge_channels(rgb: np.ndarray, layout: _Layout) -> np.ndarray:
+    """Model output (sf*H, sf*W, 3) in [0, 1] -> the caller's layout (gray, alpha, channel axis)."""
+    if not layout.gray and layout.alpha is None:
+        return rgb
     sf = rgb.shape[0] // layout.rgb.shape[0]
     planes = [rgb @ LUMA_WEIGHTS] if layout.gray else [rgb[:, :, c] for c in range(3)]
     if layout.alpha is not None:
         planes.append(upscale_alpha(layout.alpha, sf))
-    if len(planes) == 3:
-        return rgb
-    if len(planes) == 1 and not layout.channel_axis:
-        return np.clip(planes[0], 0.0, 1.0)
-    return np.clip(np.stack(planes, axis=2), 0.0, 1.0)
+    out = np.stack(planes, axis=2) if layout.channel_axis else planes[0]
+    return np.clip(out, 0.0, 1.0)
