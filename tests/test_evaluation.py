@@ -340,6 +340,35 @@ def test_cache_reuses_and_invalidates(tiny_setup, tmp_path: Path):
         tiny_setup["lrs"]["coffee"], 4, 0), 4, 1)), atol=1e-6)
 
 
+def test_cropped_inputs_are_written_and_hashed_once_per_photo(tmp_path: Path, monkeypatch):
+    import bsrgan.evaluation.runner as runner_module
+    from bsrgan.assets.verify import sha256_file
+
+    rng = np.random.default_rng(3)
+    photo = tmp_path / "photos" / "07.png"
+    imwrite(photo, _quantise(rng.random((120, 160, 3))).astype(np.float32))
+    ds = cropped_dataset("dped-like", [photo], (64, 32), 2, "test")
+    hashed: list[Path] = []
+
+    def counting_sha(path):
+        hashed.append(Path(path))
+        return sha256_file(path)
+
+    monkeypatch.setattr(runner_module, "sha256_file", counting_sha)
+    out = tmp_path / "results"
+    result = evaluate(ds, ["bicubic=bicubic"], "niqe", out, workers=1, progress=False,
+                      figure=False)
+    assert list(result.per_image["status"]) == ["ok", "ok"] and result.paths["lr"] == out / "lr"
+    for image in ds.images:  # the LR input is the documented window of the photo
+        np.testing.assert_array_equal(imread(out / "lr" / f"{image.stem}.png"), image.load())
+    record = json.loads(result.paths["provenance"].read_text())
+    photo_sha = sha256_file(photo)
+    for entry in record["dataset"]["images"]:
+        assert entry["source_sha256"] == photo_sha
+        assert entry["sha256"] == sha256_file(out / "lr" / f"{entry['stem']}.png") != photo_sha
+    assert hashed.count(photo) == 1  # two crops, one photo: hashed once
+
+
 def test_failing_images_are_reported_not_fatal(tiny_setup, asset_env, tmp_path: Path):
     lr_dir = tiny_setup["lr_dir"]
     (lr_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")

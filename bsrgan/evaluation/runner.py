@@ -326,12 +326,13 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
             figure_error = str(err)
             log.warning("comparison figure not drawn: %s", err)
 
+    source_sha = _source_hashes(ds, input_sha)
     record = provenance_record(
         dataset={"name": ds.name, "source": ds.source, "protocol": ds.protocol,
                  "images": [{"stem": im.stem, "file": im.source.name,
                              "crop": None if im.crop is None else vars(im.crop),
                              "sha256": input_sha.get(im.stem),
-                             "source_sha256": _source_sha(im, lr_files, input_sha)}
+                             "source_sha256": source_sha[im.stem]}
                             for im in ds.images],
                  "input_errors": input_errors,
                  "reference": None if reference is None else Path(reference).name},
@@ -362,14 +363,24 @@ def _draw_figure(path, lr_files, per_image, sr_paths, methods, metric_names, ste
                              images=stems)
 
 
-def _source_sha(image, lr_files, input_sha) -> str | None:
-    """sha256 of the original file (differs from the input's when the input is a crop)."""
-    if image.crop is None:
-        return input_sha.get(image.stem)
-    try:
-        return sha256_file(image.source)
-    except OSError:
-        return None
+def _source_hashes(ds: EvalDataset, input_sha: dict[str, str]) -> dict[str, str | None]:
+    """stem -> sha256 of its original file (differs from the input's when the input is a crop).
+
+    A photo cut into several crops is hashed once.
+    """
+    by_file: dict[Path, str | None] = {}
+    hashes: dict[str, str | None] = {}
+    for image in ds.images:
+        if image.crop is None:
+            hashes[image.stem] = input_sha.get(image.stem)
+            continue
+        if image.source not in by_file:
+            try:
+                by_file[image.source] = sha256_file(image.source)
+            except OSError:
+                by_file[image.source] = None
+        hashes[image.stem] = by_file[image.source]
+    return hashes
 
 
 def _known_roots(ds: EvalDataset, specs: list[MethodSpec], out: Path, reference) -> dict[str, str]:
