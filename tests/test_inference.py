@@ -244,6 +244,8 @@ def test_alpha_is_upscaled_bicubically_and_separately(tiny_model):
                          device="cpu")
     assert gray_alpha.shape == (84, 120, 2)
     np.testing.assert_allclose(gray_alpha[:, :, 1], expected, atol=1e-6)
+    np.testing.assert_allclose(gray_alpha[:, :, 0], upscale(tiny_model, rgb[:, :, 0], tile=16,
+                                                            tile_overlap=4, device="cpu"), atol=1e-6)
 
 
 def test_reflection_padding_for_models_that_need_even_sides():
