@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import MetricUnavailable
 
-__all__ = ["NIQE_ASSET", "NRQM_ASSET", "model_file", "model_file_is_local"]
+__all__ = ["NIQE_ASSET", "NRQM_ASSET", "model_file"]
 
 NIQE_ASSET = "niqe-params"
 NRQM_ASSET = "nrqm-model"
@@ -42,11 +42,3 @@ def model_file(metric: str, asset: str, path: str | Path | None = None, *, local
             f"(or pass model_path=...). Details: {err}",
         ) from err
 
-
-def model_file_is_local(asset: str, path: str | Path | None = None) -> bool:
-    """True when ``asset`` resolves from ``path``, the cache or a mirror, without any download."""
-    try:
-        model_file(asset, asset, path, local_only=True)
-    except MetricUnavailable:
-        return False
-    return True
