@@ -109,22 +109,22 @@ class RunLogger:
 
     def info(self, msg: str, *args: Any) -> None:
         """A line in train.log and on the console (above the progress bar)."""
-        if not self.enabled:
-            return
-        text = msg % args if args else msg
-        self.log.info(text)
-        if self._bar is not None:
-            self._bar.write(text)
-        else:
-            print(text, flush=True)
+        self._emit(logging.INFO, msg, args)
 
     def warning(self, msg: str, *args: Any) -> None:
+        """Like :meth:`info`, at WARNING level and prefixed ``WARNING:`` on the console."""
+        self._emit(logging.WARNING, msg, args)
+
+    def _emit(self, level: int, msg: str, args: tuple[Any, ...]) -> None:
         if not self.enabled:
             return
         text = msg % args if args else msg
-        self.log.warning(text)
+        self.log.log(level, text)
+        line = text if level < logging.WARNING else "WARNING: " + text
         if self._bar is not None:
-            self._bar.write("WARNING: " + text)
+            self._bar.write(line)
+        else:
+            print(line, flush=True)
 
     def advance(self, step: int, postfix: dict[str, float] | None = None) -> None:
         """Move the bar to ``step``; ``postfix`` (e.g. the loss) is shown beside it."""
