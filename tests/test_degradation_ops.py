@@ -130,6 +130,15 @@ def test_shift_kernel_moves_mass_up_left_by_half_sf_minus_one() -> None:
         assert cx == pytest.approx(12 - (sf - 1) / 2, abs=0.02)
 
 
+def test_shift_kernel_1d_is_the_separable_factor_of_the_2d_shift() -> None:
+    g = gaussian_1d(25, 1.7)
+    for sf in (2, 3, 4):
+        g_shifted = shift_kernel(g, sf)
+        np.testing.assert_allclose(
+            np.outer(g_shifted, g_shifted), shift_kernel(np.outer(g, g), sf), atol=1e-15
+        )
+
+
 def test_trim_kernel_drops_only_negligible_mass() -> None:
     k = isotropic_gaussian(25, 0.5)
     t = trim_kernel(k)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bsrgan.degradation.filtering import convolve_separable_reflect101
-from bsrgan.degradation.kernels import gaussian_1d, isotropic_gaussian, shift_kernel, shift_matrix
+from bsrgan.degradation.kernels import gaussian_1d, isotropic_gaussian, shift_kernel
 from bsrgan.degradation.validation import check_image, check_scale_factor
 
 KERNEL_SIZE = 25
@@ -49,9 +49,7 @@ def apply_shifted_downsample(img: np.ndarray, params: ShiftedDownsampleParams) -
     """
     img = check_image(img)
     sf = check_scale_factor(params.sf)
-    g = gaussian_1d(params.size, params.sigma)
-    g = shift_matrix(params.size, (sf - 1) * 0.5) @ g
-    g /= g.sum()
+    g = shift_kernel(gaussian_1d(params.size, params.sigma), sf)
     one = np.ones(1)
     rows = convolve_separable_reflect101(img, g, one)[::sf]
     out = convolve_separable_reflect101(np.ascontiguousarray(rows), one, g)[:, ::sf]

@@ -132,10 +132,12 @@ def shift_kernel(kernel: np.ndarray, sf: int) -> np.ndarray:
     the removed ``scipy.interpolate.interp2d``). Convolving (true convolution) with the result
     and keeping every sf-th pixel makes LR pixel m sample HR position ``sf*m + (sf-1)/2``, the
     centre of its sf x sf block, so the LR image stays aligned with the HR grid.
+
+    A 1-D kernel (k,) is shifted the same way along its only axis (the separable form).
     """
-    if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1]:
-        raise ValueError(f"kernel must be square 2-D, got shape {kernel.shape}")
+    if kernel.ndim not in (1, 2) or (kernel.ndim == 2 and kernel.shape[0] != kernel.shape[1]):
+        raise ValueError(f"kernel must be 1-D or square 2-D, got shape {kernel.shape}")
     shift = (sf - 1) * 0.5
     m = shift_matrix(kernel.shape[0], shift)
-    k = m @ kernel @ m.T
+    k = m @ kernel @ m.T if kernel.ndim == 2 else m @ kernel
     return k / k.sum()
