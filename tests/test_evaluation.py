@@ -437,6 +437,8 @@ def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
     assert (out / "figure.png").stat().st_size > 10_000
     record = json.loads((out / "provenance.json").read_text())
     assert record["command"][:2] == ["bsrgan", "evaluate"] and str(tmp_path) not in json.dumps(record)
+    at = record["command"].index("--figure-images")  # recorded as typed, so it can be rerun
+    assert record["command"][at + 1] == "coffee"
     assert cli_main(["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--method", "x=nope",
                      "-o", str(out)]) == 2
     assert "unknown SPEC kind" in capsys.readouterr().err

@@ -108,5 +108,7 @@ def _command(args: argparse.Namespace) -> list[str]:
                 kind, _, target = spec.partition(":")
                 words += ["--method", m if "/" not in target else f"{name}={kind}:{Path(target).name}"]
             continue
+        if isinstance(value, list):  # --images / --figure-images, as typed: a,b,c
+            value = ",".join(value)
         words += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
     return words
