@@ -340,7 +340,7 @@ def test_cache_reuses_and_invalidates(tiny_setup, tmp_path: Path):
         tiny_setup["lrs"]["coffee"], 4, 0), 4, 1)), atol=1e-6)
 
 
-def test_cropped_inputs_are_written_and_hashed_once_per_photo(tmp_path: Path, monkeypatch):
+def test_cropped_inputs_are_written_and_read_once_per_photo(tmp_path: Path, monkeypatch):
     import bsrgan.evaluation.runner as runner_module
     from bsrgan.assets.verify import sha256_file
 
@@ -355,6 +355,16 @@ def test_cropped_inputs_are_written_and_hashed_once_per_photo(tmp_path: Path, mo
         return sha256_file(path)
 
     monkeypatch.setattr(runner_module, "sha256_file", counting_sha)
+    import bsrgan.io
+
+    decoded: list[Path] = []
+    real_imread = bsrgan.io.imread
+
+    def counting_imread(path, *args, **kwargs):
+        decoded.append(Path(path))
+        return real_imread(path, *args, **kwargs)
+
+    monkeypatch.setattr(bsrgan.io, "imread", counting_imread)
     out = tmp_path / "results"
     result = evaluate(ds, ["bicubic=bicubic"], "niqe", out, workers=1, progress=False,
                       figure=False)
@@ -367,6 +377,7 @@ def test_cropped_inputs_are_written_and_hashed_once_per_photo(tmp_path: Path, mo
         assert entry["source_sha256"] == photo_sha
         assert entry["sha256"] == sha256_file(out / "lr" / f"{entry['stem']}.png") != photo_sha
     assert hashed.count(photo) == 1  # two crops, one photo: hashed once
+    assert decoded.count(photo) == 1  # ... and decoded once
 
 
 def test_failing_images_are_reported_not_fatal(tiny_setup, asset_env, tmp_path: Path):

@@ -49,7 +49,10 @@ class EvalImage:
 
     def load(self) -> np.ndarray:
         """The LR input, float32 (h, w, 3) RGB in [0, 1]. Raises ImageReadError / ValueError."""
-        img = imread(self.source)
+        return self.cut(imread(self.source))
+
+    def cut(self, img: np.ndarray) -> np.ndarray:
+        """The LR input from the decoded ``source`` (H, W, 3): its crop, or ``img`` itself."""
         if self.crop is None:
             return img
         h, w = img.shape[:2]

@@ -97,18 +97,22 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 
 def prepare_inputs(dataset: EvalDataset, lr_dir: Path) -> tuple[dict[str, Path], dict[str, tuple[int, int]], dict[str, str]]:
-    """Check every input; write cropped ones to ``lr_dir``.
+    """Check every input (each source file decoded once); write cropped ones to ``lr_dir``.
 
     Returns (stem -> LR file, stem -> (h, w), stem -> error for unusable inputs).
     """
-    from bsrgan.io import imwrite
+    from bsrgan.io import imread, imwrite
 
     files: dict[str, Path] = {}
     sizes: dict[str, tuple[int, int]] = {}
     errors: dict[str, str] = {}
+    decoded: tuple[Path, np.ndarray] | None = None  # crops of one photo are consecutive
     for image in dataset.images:
         try:
-            lr = image.load()
+            if decoded is None or decoded[0] != image.source:
+                decoded = None
+                decoded = (image.source, imread(image.source))
+            lr = image.cut(decoded[1])
             if image.crop is not None:
                 files[image.stem] = imwrite(lr_dir / f"{image.stem}.png", lr)
             else:
