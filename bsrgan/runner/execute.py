@@ -112,18 +112,24 @@ def plan_run(
     show the notebook defaults here). Raises :class:`ExperimentError` exactly where
     :func:`run_experiment` would, before it runs anything.
     """
-    overrides = list(overrides or [])
+    return _plan(experiment, list(overrides or []), only, run_dir)[0]
+
+
+def _plan(experiment: Experiment, overrides: list[Override], only: str | None,
+          run_dir: str | os.PathLike[str] | None) -> tuple[dict[str, ResolvedParameters], dict]:
+    """:func:`plan_run`, plus every notebook's declared parameters (parsed once, reused by the run)."""
     selected = parse_only(only, experiment)
     declared = {spec.id: declared_parameters(experiment.notebook_path(spec))
                 for spec in experiment.notebooks}
     check_shared_parameters(experiment, declared, overrides, selected)
     root = Path(run_dir) if run_dir is not None else experiment.results_root() / "<run-id>"
-    return {
+    plan = {
         notebook_id: resolve_parameters(
             experiment, experiment.spec(notebook_id), declared[notebook_id], overrides, {},
             root / experiment.spec(notebook_id).stem)
         for notebook_id in selected
     }
+    return plan, declared
 
 
 def run_experiment(
@@ -156,9 +162,8 @@ def run_experiment(
     overrides = list(overrides or [])
     run_dir = Path(out).resolve() if out is not None else _fresh_run_dir(experiment.results_root())
     # Validate every selected notebook's parameters before spending time on the first one.
-    plan = plan_run(experiment, overrides=overrides, only=only, run_dir=run_dir)
-    selected, declared = list(plan), {spec.id: declared_parameters(experiment.notebook_path(spec))
-                                      for spec in experiment.notebooks}
+    plan, declared = _plan(experiment, overrides, only, run_dir)
+    selected = list(plan)
     project_root = _project_root(experiment)
     previous = _load_previous(run_dir)
 
