@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import pytest
 from PIL import Image
