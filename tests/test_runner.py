@@ -336,3 +336,16 @@ def test_sigterm_stops_the_run_and_records_it(tmp_path):
     assert "[s] interrupted" in err
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "interrupted" and run["notebooks"][0]["status"] == "interrupted"
+
+
+def test_notebook_output_dir_defaults_to_results_lab_of_the_checkout(tmp_path, monkeypatch):
+    from bsrgan.runner import notebook_output_dir, project_root
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where `jupyter lab notebooks/` starts kernels
+    assert project_root() == tmp_path.resolve()
+    folder = notebook_output_dir("", "02_train_bsrnet")
+    assert folder == tmp_path.resolve() / "results" / "lab" / "02_train_bsrnet" and folder.is_dir()
+    given = notebook_output_dir(tmp_path / "explicit", "02_train_bsrnet")
+    assert given == tmp_path / "explicit" and given.is_dir()

@@ -21,7 +21,13 @@ from bsrgan.runner.execute import (
     plan_run,
     run_experiment,
 )
-from bsrgan.runner.outputs import OUTPUTS_FILE, read_outputs, write_outputs
+from bsrgan.runner.outputs import (
+    OUTPUTS_FILE,
+    notebook_output_dir,
+    project_root,
+    read_outputs,
+    write_outputs,
+)
 from bsrgan.runner.parameters import (
     DeclaredParameter,
     ResolvedParameters,
@@ -45,9 +51,11 @@ __all__ = [
     "declared_parameters",
     "load_experiment",
     "new_run_id",
+    "notebook_output_dir",
     "parse_only",
     "parse_override",
     "plan_run",
+    "project_root",
     "read_outputs",
     "run_experiment",
     "write_outputs",

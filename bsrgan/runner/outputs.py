@@ -41,3 +41,25 @@ def read_outputs(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TypeError(f"{path}: expected a JSON object of NAME: value")
     return data
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The checkout a notebook runs in: the nearest folder at or above ``start`` (default: the
+    working directory) holding ``pyproject.toml`` and ``notebooks/``; ``start`` itself if none."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    return here
+
+
+def notebook_output_dir(output_dir: str | os.PathLike[str], notebook: str) -> Path:
+    """Where a notebook writes, created if missing.
+
+    ``output_dir`` when one is given (``bsrgan run`` and papermill pass it); an empty value, the
+    default of an interactive Jupyter session, means ``<project>/results/lab/<notebook>/``, which
+    git ignores, so Run-All in JupyterLab never writes next to the notebooks.
+    """
+    folder = Path(output_dir) if str(output_dir) else project_root() / "results" / "lab" / notebook
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
