@@ -316,6 +316,9 @@ def _convolution_settings():
 
 def _apply(hr: torch.Tensor, traces: Sequence[Trace]) -> tuple[torch.Tensor, torch.Tensor]:
     b, _, height, width = hr.shape
+    if len(traces) and isinstance(traces[0], dict):
+        raise TypeError("traces: expected one trace (a list of entries) per sample, got a single "
+                        "trace; wrap it in a list")
     if len(traces) != b:
         raise ValueError(f"traces: need one trace per sample ({b}), got {len(traces)}")
     plans = plan_sizes(traces, height, width)
