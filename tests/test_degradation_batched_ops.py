@@ -20,7 +20,7 @@ from bsrgan.degradation import isp as numpy_isp
 from bsrgan.degradation.batched import blur as batched_blur
 from bsrgan.degradation.batched import isp as batched_isp
 from bsrgan.degradation.batched import noise as batched_noise
-from bsrgan.degradation.batched.canvas import Canvas, crop, reflect101_indices
+from bsrgan.degradation.batched.canvas import Canvas, crop, reflect101_indices, reflect_pad
 from bsrgan.degradation.batched.jpeg import jpeg as batched_jpeg
 from bsrgan.degradation.batched.resize import axis_matrix, resize
 from bsrgan.degradation.blur import BlurParams, apply_blur, sample_blur
@@ -91,6 +91,15 @@ def test_reflect101_indices_equal_numpy_reflect_padding(n: int) -> None:
         ours = reflect101_indices([n], pad, pad, n, CPU)[0].numpy()
         expected = np.pad(np.arange(n), pad, mode="reflect")
         np.testing.assert_array_equal(ours, expected)
+
+
+def test_reflect_pad_of_equal_sizes_equals_the_per_sample_indexing() -> None:
+    """Equal sizes take torch's reflect padding; the result is that of the index maps."""
+    images = torch.rand(2, 3, 9, 11)
+    fast = reflect_pad(images, [(9, 11)] * 2, (4, 4), (3, 5))
+    rows = reflect101_indices([9, 9], 4, 4, 9, CPU)
+    cols = reflect101_indices([11, 11], 3, 5, 11, CPU)
+    assert torch.equal(fast, images[:, :, rows[0]][:, :, :, cols[0]])
 
 
 def test_canvas_take_put_stack_round_trip() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 Size = tuple[int, int]
 
@@ -50,9 +51,13 @@ class Canvas:
             grown[:, :, : self.data.shape[2], : self.data.shape[3]] = self.data
             self.data = grown
         rows = torch.as_tensor(list(index), device=self.data.device)
-        block = self.data.new_zeros((g, c, self.data.shape[2], self.data.shape[3]))
-        block[:, :, :h, :w] = torch.where(valid_mask(sizes, h, w, images.device), images, 0.0)
-        self.data.index_copy_(0, rows, block)
+        if any(tuple(s) != (h, w) for s in sizes):  # zero what lies outside a smaller sample
+            images = torch.where(valid_mask(sizes, h, w, images.device), images, 0.0)
+        if (h, w) != tuple(self.data.shape[2:]):
+            block = self.data.new_zeros((g, c, self.data.shape[2], self.data.shape[3]))
+            block[:, :, :h, :w] = images
+            images = block
+        self.data.index_copy_(0, rows, images)
         for i, size in zip(index, sizes):
             self.sizes[i] = (int(size[0]), int(size[1]))
 
@@ -104,6 +109,8 @@ def reflect_pad(images: torch.Tensor, sizes: Sequence[Size], pad_y: tuple[int, i
     Returns (G, C, pad_y[0] + h + pad_y[1], pad_x[0] + w + pad_x[1]).
     """
     g, c, h, w = images.shape
+    if all(tuple(s) == (h, w) for s in sizes) and max(pad_y) < h and max(pad_x) < w:
+        return F.pad(images, (*pad_x, *pad_y), mode="reflect")  # the same, in one fast op
     rows = reflect101_indices([s[0] for s in sizes], *pad_y, h, images.device)
     cols = reflect101_indices([s[1] for s in sizes], *pad_x, w, images.device)
     out = images.gather(2, rows[:, None, :, None].expand(g, c, rows.shape[1], w))
