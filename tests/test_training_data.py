@@ -398,3 +398,42 @@ def test_tiny_training_run_from_a_prepared_folder(tmp_path: Path) -> None:
     text = (tmp_path / "run" / "train.log").read_text()
     assert (f"data: {report.subimages} HR images ({report.faces} faces, 0 excluded)" in text
             and report.faces == 4)
+
+
+# ----------------------------------------------------------------------------- io, runner
+
+
+def test_imread_pixels_keeps_the_sample_type_and_as_uint8_rounds(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from bsrgan.io import as_uint8, imread_pixels
+
+    gray = (np.arange(12 * 10) % 256).astype(np.uint8).reshape(12, 10)
+    cv2.imwrite(str(tmp_path / "gray.png"), gray)
+    pixels = imread_pixels(tmp_path / "gray.png")
+    assert pixels.shape == (12, 10, 3) and pixels.dtype == np.uint8
+    assert np.array_equal(pixels[..., 1], gray)
+    deep = np.array([[0, 128, 129, 257 * 7, 65535]], dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    assert imread_pixels(tmp_path / "deep.png").dtype == np.uint16
+    assert as_uint8(imread_pixels(tmp_path / "deep.png"))[0, :, 0].tolist() == [0, 0, 1, 7, 255]
+    rgb = photo(20, 30, seed=2)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: display needs a 90 degree clockwise turn
+    Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(tmp_path / "r.jpg", exif=exif,
+                                                              quality=95)
+    upright = imread_pixels(tmp_path / "r.jpg")
+    assert upright.shape == (30, 20, 3)
+    assert np.array_equal(np.ascontiguousarray(upright), np.rint(imread(tmp_path / "r.jpg")
+                                                                 * 255).astype(np.uint8))
+
+
+def test_experiment_required_must_map_names_to_texts(tmp_path: Path) -> None:
+    from bsrgan.runner import ExperimentError
+    from bsrgan.runner.config import experiment_from_dict
+
+    base = {"name": "x", "notebooks": [{"id": "01", "notebook": "a.ipynb"}]}
+    assert experiment_from_dict({**base, "required": {"HR_DIR": "photos"}},
+                                tmp_path / "x.yaml").required == {"HR_DIR": "photos"}
+    with pytest.raises(ExperimentError, match="required: expected a mapping"):
+        experiment_from_dict({**base, "required": ["HR_DIR"]}, tmp_path / "x.yaml")

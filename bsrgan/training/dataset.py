@@ -40,8 +40,8 @@ def no_training_data_message(setting: str = "data.hr_dir") -> str:
     """What to do when a training run has no HR images (``setting`` names the knob to set)."""
     return (
         f"no training data: {setting} is not set. The paper trains on DIV2K + Flickr2K + WED + "
-        "2,000 FFHQ faces: get them with `bsrgan fetch div2k-train-hr div2k-valid-hr flickr2k "
-        "wed` (FFHQ by hand: `bsrgan fetch ffhq-2000` says how), cut them into sub-images once "
+        "2,000 FFHQ faces: get them with `bsrgan fetch div2k-train-hr flickr2k wed` (FFHQ by "
+        "hand: `bsrgan fetch ffhq-2000` says how), cut them into sub-images once "
         "with `bsrgan prepare SRC... -o /data/bsrgan_hr`, then set "
         f"{setting}=/data/bsrgan_hr (a folder, searched recursively; a list of folders; or a "
         "manifest.tsv / file list). For a smoke test on the five photos embedded in "
