@@ -191,6 +191,11 @@ def test_prepare_is_resumable_and_redoes_only_what_changed(tmp_path: Path) -> No
     assert np.array_equal(imread(out / "HR" / "1_s001.png"), imread(files["1.png"])[:96, :96])
     with pytest.raises(ValueError, match=r"other settings \(crop: 96 -> 64"):
         prepare([src], out, settings=PrepareSettings(crop=64, step=32), progress=False)
+    with pytest.raises(ValueError, match="is or contains the input"):
+        prepare([src], tmp_path, settings=settings, progress=False)
+    inside = prepare([src], src / "prepared", settings=settings, workers=1, progress=False)
+    assert inside.sources == 3  # the output folder inside the input is not an input
+    assert prepare([src], src / "prepared", settings=settings, progress=False).up_to_date == 3
 
 
 def test_prepare_keeps_16_bit_and_can_keep_small_images_whole(tmp_path: Path) -> None:

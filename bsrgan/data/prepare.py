@@ -239,10 +239,13 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
 
 
 def _check_not_inside_sources(out: Path, sources: Sequence[str | os.PathLike[str]]) -> None:
+    """The output may lie inside an input folder (it is skipped there), but must not be an
+    input folder or contain one (its sub-images would land among the inputs)."""
     for src in sources:
         folder = Path(src).expanduser().resolve()
-        if folder.is_dir() and (out == folder):
-            raise ValueError(f"output folder {out} is an input folder; choose another one")
+        if out == folder or out in folder.parents:
+            raise ValueError(f"output folder {out} is or contains the input {folder}; choose an "
+                             "output folder outside the inputs")
 
 
 def _check_settings(out: Path, settings: PrepareSettings) -> None:
