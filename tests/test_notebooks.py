@@ -100,7 +100,9 @@ def test_papermill_help_notebook_lists_the_parameters():
 def test_experiment_files_match_the_notebooks(path):
     experiment = load_experiment(path)
     assert experiment.name == path.stem
-    plan = plan_run(experiment)  # every parameter declared by its notebook and well typed
+    # every parameter declared by its notebook and well typed (required ones given a value)
+    required = [parse_override(f"{name}=/data/hr") for name in experiment.required]
+    plan = plan_run(experiment, overrides=required)
     assert list(plan) == experiment.ids()
     for resolved in plan.values():
         assert "OUTPUT_DIR" in resolved.values

@@ -49,8 +49,11 @@ def resolve(relpath: str, *, path: PathLike | None = None, progress: bool = True
 
 
 def resolve_file(entry: AssetFile, *, path: PathLike | None = None, progress: bool = True,
-                 settings: AssetSettings | None = None) -> Path:
-    """Like :func:`resolve` for a registry entry that is already looked up."""
+                 settings: AssetSettings | None = None, resume: bool = False) -> Path:
+    """Like :func:`resolve` for a registry entry that is already looked up.
+
+    ``resume=True`` makes a download resumable (see :mod:`bsrgan.assets.download`).
+    """
     st = settings if settings is not None else AssetSettings.from_env()
     if path is not None:
         return _use_explicit(entry, Path(path).expanduser(), st)
@@ -66,7 +69,7 @@ def resolve_file(entry: AssetFile, *, path: PathLike | None = None, progress: bo
     if st.offline:
         raise AssetError(messages.not_found(
             entry, st, f"it is in neither the cache nor a mirror, and {messages.offline_reason()}"))
-    _, sha256 = download(entry, target, st, progress=progress)
+    _, sha256 = download(entry, target, st, progress=progress, resume=resume)
     if entry.sha256 is None:
         _record_unverified(entry, target, sha256, f"downloaded from {entry.url}")
     return target

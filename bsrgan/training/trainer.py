@@ -31,7 +31,7 @@ from bsrgan.training.config import (
     replace,
     save_config,
 )
-from bsrgan.training.dataset import BlindSRDataset, make_loader
+from bsrgan.training.dataset import BlindSRDataset, hq_to_float, make_loader, training_source
 from bsrgan.training.distributed import (
     DistContext,
     any_true,
@@ -42,8 +42,12 @@ from bsrgan.training.distributed import (
     mean_over_ranks,
 )
 from bsrgan.training.ema import ModelEMA, unwrap
+from bsrgan.training.loader_plan import plan_loader
 from bsrgan.training.run_log import RunLogger
 from bsrgan.utils.atomic import atomic_path, atomic_write_text
+
+#: A run is loader-bound when the step waits for data this share of its time or more.
+LOADER_BOUND_SHARE = 0.2
 
 
 class NonFiniteLossError(RuntimeError):
@@ -123,6 +127,18 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         rt = config.runtime
 
+        # --- training images first: a run without data stops before any model is built
+        dc = config.data
+        self.dataset = BlindSRDataset(training_source(dc.hr_dir), scale=dc.scale,
+                                      hr_crop=dc.hr_crop, lq_patch=dc.lq_patch,
+                                      degradation=dc.degradation, isp=dc.isp, seed=config.seed,
+                                      hq_uint8=True)
+        self.loader_plan = plan_loader(num_workers=dc.num_workers, batch_size=dc.batch_size,
+                                       lq_patch=dc.lq_patch, scale=dc.scale,
+                                       prefetch_factor=dc.prefetch_factor)
+        self._windows_logged = 0
+        self._loader_warned_at: int | None = None
+
         resume_from = self._find_resume_checkpoint(resume, overwrite)
         state = ckpt.load_checkpoint(resume_from) if resume_from else None
 
@@ -194,13 +210,10 @@ class Trainer:
         if rt.compile:
             self.g_model = torch.compile(self.g_model)
 
-        # --- data
-        dc = config.data
-        self.dataset = BlindSRDataset(dc.hr_dir, scale=dc.scale, hr_crop=dc.hr_crop,
-                                      lq_patch=dc.lq_patch, degradation=dc.degradation,
-                                      isp=dc.isp, seed=config.seed)
+        # --- data loader (HQ leaves the workers as uint8; _to_device converts it)
         self.loader = make_loader(self.dataset, batch_size=dc.batch_size,
-                                  num_workers=dc.num_workers, pin_memory=dc.pin_memory,
+                                  num_workers=self.loader_plan.num_workers,
+                                  pin_memory=dc.pin_memory,
                                   persistent_workers=dc.persistent_workers,
                                   prefetch_factor=dc.prefetch_factor, rank=self.ctx.rank,
                                   world_size=self.ctx.world_size, start_step=self.step,
@@ -274,9 +287,13 @@ class Trainer:
         log.info("run %s: stage %s, %s (%.2f M params), device %s, precision %s, world size %d",
                  cfg.name, cfg.stage, cfg.model.generator, n_g / 1e6, self.device,
                  _precision_name(self.autocast_dtype), self.ctx.world_size)
-        log.info("data: %d HR images (%d excluded), batch %d/process, LR patch %d, x%d, %s",
-                 len(self.dataset), len(self.dataset.excluded), cfg.data.batch_size,
+        log.info("data: %d HR images (%d faces, %d excluded) from %s, batch %d/process, "
+                 "LR patch %d, x%d, %s", len(self.dataset), self.dataset.num_faces,
+                 len(self.dataset.excluded), cfg.data.hr_dir, cfg.data.batch_size,
                  cfg.data.lq_patch, cfg.data.scale, cfg.data.degradation)
+        log.info("%s", self.loader_plan.describe())
+        for note in self.loader_plan.warnings:
+            log.warning("%s", note)
         if self.discriminator is not None:
             log.info("discriminator: %s; loss preset %s: pixel x%g, perceptual x%g, %s GAN x%g",
                      cfg.model.discriminator, cfg.loss.preset, cfg.loss.pixel_weight,
@@ -398,8 +415,7 @@ class Trainer:
         Returns (loss values, applied); ``applied`` is False when a loss was not finite on any
         rank, in which case no weights, optimiser moments or EMA changed.
         """
-        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        hq = hq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        lq, hq = self._to_device(lq, hq)
         self.opt_g.zero_grad(set_to_none=True)
         if self.opt_d is not None:
             self.opt_d.zero_grad(set_to_none=True)
@@ -437,6 +453,13 @@ class Trainer:
         self.ema.update(self.generator)
         self._step_schedulers()
         return values, True
+
+    def _to_device(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Move a batch to the device; a uint8 HQ (as the loader sends it) becomes float32 in
+        [0, 1] there (:func:`bsrgan.training.dataset.hq_to_float`)."""
+        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        hq = hq_to_float(hq.to(self.device, non_blocking=True))
+        return lq, hq.contiguous(memory_format=self.memory_format)
 
     def _optimizer_step(self, opt: torch.optim.Optimizer, model: nn.Module) -> None:
         if self.config.optim.grad_clip:
@@ -490,12 +513,17 @@ class Trainer:
         started = time.perf_counter()
         self.logger.steps_per_second(self.step)
         while self.step < end:
+            waited = time.perf_counter()
             batch = next(data_iter)
+            computed = time.perf_counter()
             values, applied = self.train_step(batch["lq"], batch["hq"])
+            done = time.perf_counter()
             self.step += 1
             self._count_nonfinite(applied, values)
             for k, v in values.items():
                 window.setdefault(k, []).append(v)
+            window.setdefault("data_wait_ms", []).append(1000.0 * (computed - waited))
+            window.setdefault("compute_ms", []).append(1000.0 * (done - computed))
             self.logger.advance(self.step, {"loss": values["g_total"]})
             if self.step % cfg.log_every == 0 or self.step == end:
                 self._log_window(window)
@@ -542,6 +570,32 @@ class Trainer:
         means["it_per_s"] = self.logger.steps_per_second(self.step)
         means["nonfinite_total"] = float(self.nonfinite_total)
         self.logger.train(self.step, means)
+        self._check_loader_bound(means)
+
+    def _check_loader_bound(self, means: dict[str, float]) -> None:
+        """Warn when the step waits for data >= LOADER_BOUND_SHARE of its time (not in the first
+        window, which includes the workers' start-up; at most every 10 windows)."""
+        self._windows_logged += 1
+        wait, compute = means.get("data_wait_ms"), means.get("compute_ms")
+        if wait is None or compute is None or self._windows_logged == 1:
+            return
+        share = wait / max(wait + compute, 1e-9)
+        workers = self.loader_plan.num_workers
+        if workers == 0:
+            if self._windows_logged == 2:
+                self.logger.info("data is made in the training process (data.num_workers: 0): "
+                                 "%.0f%% of each step", 100 * share)
+            return
+        last = self._loader_warned_at
+        if share < LOADER_BOUND_SHARE or (
+                last is not None and self.step - last < 10 * self.config.log_every):
+            return
+        self._loader_warned_at = self.step
+        self.logger.warning(
+            "step %d: loader-bound: each step waited %.0f ms for data and computed %.0f ms "
+            "(%.0f%% waiting) with %d loader workers per process. Cut the HR photos into "
+            "sub-images once (`bsrgan prepare`), raise data.num_workers, or use more CPU cores",
+            self.step, wait, compute, 100 * share, workers)
 
     def _finish(self, elapsed: float) -> TrainResult:
         digests = gather_digests(_state_digest(unwrap(self.generator)), self.ctx)
