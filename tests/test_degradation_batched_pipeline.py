@@ -29,7 +29,8 @@ from bsrgan.degradation import (
     replay,
     replay_batch,
 )
-from bsrgan.degradation.batched.pipeline import BATCH_OPS, KIND_ORDER, plan_sizes, schedule
+from bsrgan.degradation.batched.ops import BATCH_OPS, KIND_ORDER
+from bsrgan.degradation.batched.pipeline import plan_sizes, schedule
 
 DETERMINISTIC_OPS = {"modcrop", "sharpen", "blur", "downsample1", "downsample2",
                      "downsample2_shifted", "downsample3", "resize", "resize_final", "crop"}

@@ -8,8 +8,8 @@ section of ``docs/degradation.md``.
     lq, hq = replay_batch(hr, traces)
 """
 
+from bsrgan.degradation.batched.ops import BATCH_OPS
 from bsrgan.degradation.batched.pipeline import (
-    BATCH_OPS,
     degrade_bsrgan_batch,
     degrade_bsrgan_plus_batch,
     replay_batch,
