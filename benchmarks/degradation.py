@@ -21,8 +21,9 @@ machine the two agree.
 
 Backends (``--part backends``, also part of the default run): pairs/s of the numpy pipeline in
 2 worker processes (one thread each, as DataLoader workers run it) next to the batched torch
-backend (``degrade_bsrgan_batch``) at batch sizes 1, 16 and 64 on the CPU with 2 threads, and
-on CUDA when a GPU is present. These are wall-clock rates (several processes or threads work
+backend (``degrade_bsrgan_batch``) at batch sizes 1, 16 and 64 on the CPU with 2 threads (and
+with 1, the cost without OpenMP threads waiting on each other), and on CUDA when a GPU is
+present. These are wall-clock rates (several processes or threads work
 at once), measured in the same run and interleaved, best of ``--repeats``; on a shared machine
 compare them with each other, not with numbers from another run.
 :func:`measure_batched` is the reusable part (``benchmarks/gpu_check.py`` calls it).
@@ -252,7 +253,7 @@ def print_backends(pairs: int, repeats: int, seed: int) -> None:
     """The numpy pipeline in 2 worker processes next to the batched backend, same run."""
     import torch
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = ["cuda"] if torch.cuda.is_available() else []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nbackends: degrade_bsrgan (ISP on), {HR_SIZE}x{HR_SIZE} HR -> {LQ_PATCH}x{LQ_PATCH} "
           f"LR, {pairs} pairs per entry, wall time, best of {repeats} (load average at start "
@@ -261,9 +262,14 @@ def print_backends(pairs: int, repeats: int, seed: int) -> None:
     print(f"{'backend':<44}{'pairs/s':>10}{'vs numpy x2':>13}{'CPU ms/pair':>13}")
     print(f"{'numpy pipeline, 2 worker processes':<44}{numpy_rate:>10.1f}{1.0:>12.2f}x"
           f"{numpy_cpu:>13.1f}")
-    for device in devices:
-        result = measure_batched(device, BATCH_SIZES, pairs=pairs, repeats=repeats, seed=seed)
-        where = "CPU, 2 threads" if device == "cpu" else torch.cuda.get_device_name()
+    # 2 threads: the issue's comparison (2 cores for either backend); 1 thread: the cost without
+    # OpenMP threads waiting on each other, which a busy machine makes expensive
+    setups = [("cpu", 2), ("cpu", 1)] + [(d, 0) for d in devices if d != "cpu"]
+    for device, threads in setups:
+        result = measure_batched(device, BATCH_SIZES, pairs=pairs, repeats=repeats, seed=seed,
+                                 threads=threads or 1)
+        where = (f"CPU, {threads} thread{'s' * (threads > 1)}" if device == "cpu"
+                 else torch.cuda.get_device_name())
         for batch, rate in result["pairs_per_s"].items():
             name = f"batched torch, {where}, batch {batch}"
             print(f"{name:<44}{rate:>10.1f}{rate / numpy_rate:>12.2f}x"
