@@ -98,10 +98,14 @@ def _normalise(band: torch.Tensor, parent: torch.Tensor | None, others: list[tor
     cov = evecs @ torch.diag_embed(evals) @ evecs.transpose(1, 2)
     centre = planes[4].reshape(batch, -1)
     centre = centre - centre.mean(dim=1, keepdim=True)
-    # pyiqa: solve(C^T, neigh) * neigh / n, summed over K; one inverse and a product instead of
-    # a solve with n_pixels right-hand sides (equal up to round-off times C's condition number)
+    # pyiqa: solve(C^T, neigh) * neigh / n, summed over K; here one inverse and a product instead
+    # of a solve with n_pixels right-hand sides, and the sum over K as row-wise multiply-adds
+    # (equal up to round-off times C's condition number)
     weighted = torch.linalg.inv(cov.transpose(1, 2)) @ neigh
-    z = (torch.einsum("bkn,bkn->bn", weighted, neigh) / n_terms).sqrt()
+    energy = weighted[:, 0] * neigh[:, 0]
+    for k in range(1, neigh.shape[1]):
+        energy.addcmul_(weighted[:, k], neigh[:, k])
+    z = (energy / n_terms).sqrt()
     nonzero = z != 0
     out = (centre * nonzero / (z * nonzero + _NORM_EPS)).reshape(batch, rows, cols)
     out = out[:, guard:-guard, guard:-guard]
