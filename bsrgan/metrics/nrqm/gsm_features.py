@@ -34,6 +34,7 @@ _N_ORIENT = 6
 _GUARD = 16  # border dropped from the normalised scale-0 bands (halved per scale)
 _SSIM_C2 = (0.03 * 255) ** 2  # pyiqa calls ssim with data_range=255
 _NORM_EPS = 1e-12
+_CHUNK = 1 << 16  # pixels per step of the neighbourhood energy
 
 
 def _separable_gaussian(size: int = 11, sigma: float = 1.5) -> list[float]:
@@ -101,10 +102,15 @@ def _normalise(band: torch.Tensor, parent: torch.Tensor | None, others: list[tor
     # pyiqa: solve(C^T, neigh) * neigh / n, summed over K; here one inverse and a product instead
     # of a solve with n_pixels right-hand sides, and the sum over K as row-wise multiply-adds
     # (equal up to round-off times C's condition number)
-    weighted = torch.linalg.inv(cov.transpose(1, 2)) @ neigh
-    energy = weighted[:, 0] * neigh[:, 0]
-    for k in range(1, neigh.shape[1]):
-        energy.addcmul_(weighted[:, k], neigh[:, k])
+    inverse = torch.linalg.inv(cov.transpose(1, 2))
+    energy = neigh.new_empty(batch, neigh.shape[2])
+    for start in range(0, neigh.shape[2], _CHUNK):  # in chunks: no second (B, K, n_pixels) array
+        part = neigh[:, :, start : start + _CHUNK]
+        weighted = inverse @ part
+        acc = energy[:, start : start + _CHUNK]
+        torch.mul(weighted[:, 0], part[:, 0], out=acc)
+        for k in range(1, part.shape[1]):
+            acc.addcmul_(weighted[:, k], part[:, k])
     z = (energy / n_terms).sqrt()
     nonzero = z != 0
     out = (centre * nonzero / (z * nonzero + _NORM_EPS)).reshape(batch, rows, cols)

@@ -67,12 +67,13 @@ def _raised_cosine() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _f32(mask: np.ndarray) -> np.ndarray:
-    return mask.astype(np.float32).astype(np.float64)
+    """float32, as pyiqa stores its masks; multiplied with float64 spectra they widen exactly."""
+    return mask.astype(np.float32)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)  # images of one size in a row reuse them; ~45 bytes per pixel
 def _masks(height: int, width: int) -> dict[str, object]:
-    """Frequency masks (float32 values, float64 arrays) for a (height, width) image, 2 scales."""
+    """Frequency masks (float32) for a (height, width) image, 2 scales."""
     log_rad, angle = _polar_grid(height, width)
     x_rcos, y_rcos = _raised_cosine()
     y_rcos = np.sqrt(y_rcos)
@@ -124,8 +125,11 @@ def steerable_bands(img: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]
     rotate = complex(np.power(complex(0, -1), _N_ORIENT - 1))  # (-i)^(order), as pyiqa
     bands = []
     for scale in masks["scales"]:
-        banddft = lodft * tensor(scale["angles"]) * tensor(scale["hi"])
-        band = torch.fft.ifft2(torch.fft.ifftshift(banddft * rotate, dim=(-2, -1))).real
+        himask = tensor(scale["hi"])
+        band = img.new_empty(lodft.shape[0], _N_ORIENT, *lodft.shape[-2:])
+        for b, angle in enumerate(scale["angles"]):  # one orientation at a time: less memory
+            banddft = lodft[:, 0] * tensor(angle) * himask
+            band[:, b] = torch.fft.ifft2(torch.fft.ifftshift(banddft * rotate, dim=(-2, -1))).real
         bands.append(band)
         lodft = tensor(scale["lo"]) * lodft[..., scale["crop"][0], scale["crop"][1]]
     return highpass, bands
