@@ -156,6 +156,18 @@ def test_pyramids_are_bit_equal_to_pyiqa(height: int, width: int) -> None:
         assert torch.equal(ours, ref)
 
 
+def test_dct_features_equal_pyiqa_on_flat_regions(shared_assets: Path) -> None:
+    """Screenshots have many flat blocks, where two DCT statistics magnify round-off: same DCT."""
+    from bsrgan.io import imread
+    from bsrgan.metrics.nrqm.dct_features import dct_features
+
+    rgb = imread(shared_assets / "realsrset-published" / "bsrgan" / "ppt3_BSRGAN.png")[300:460, 200:392]
+    luma = torch.from_numpy(luma_for_protocol(rgb, get_protocol("pirm")))[None, None]
+    for level in gaussian_pyramid(luma / 255):
+        theirs = nrqm_arch.block_dct(level)
+        np.testing.assert_allclose(dct_features(level).numpy(), theirs.numpy(), rtol=1e-13, atol=0)
+
+
 # --- forests ------------------------------------------------------------------------------------
 
 def _plain_forest(features: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarray:
