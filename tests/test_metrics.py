@@ -365,7 +365,7 @@ def test_bad_inputs_raise_clear_errors(asset_env: Path, tmp_path: Path) -> None:
 
 def test_pi_plumbing_with_stand_in_nrqm(asset_env: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """PI = ((10 - NRQM) + NIQE) / 2 on the same PIRM luma (NRQM replaced: no model file here)."""
+    """PI = ((10 - NRQM) + NIQE) / 2 on the same PIRM luma (pyiqa's NRQM replaced by a stand-in)."""
     import bsrgan.metrics.pyiqa_backend as backend
 
     seen: list[np.ndarray] = []
@@ -383,7 +383,7 @@ def test_pi_plumbing_with_stand_in_nrqm(asset_env: Path, tmp_path: Path,
     model.write_bytes(b"stand-in")
     img = _textured_image(np.random.default_rng(7), 120, 220)
     with pytest.warns(UserWarning):  # the explicit file cannot be verified (no published sha256)
-        pi = create("pi", nrqm_model_path=model)
+        pi = create("pi", nrqm_model_path=model, nrqm_backend="pyiqa")
     parts = pi.components(img)
     y = rgb_to_y_bt601_uint8(img)[4:-4, 4:-4]
     np.testing.assert_array_equal(seen[0], y)

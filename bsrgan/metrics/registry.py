@@ -73,8 +73,10 @@ def create(name: str, **kwargs: Any) -> Metric:
 
     - ``niqe``: ``protocol="pirm"|"matlab"``, ``crop_border=None`` (protocol's), ``backend=
       "matlab-port"|"pyiqa"``, ``model_path``.
-    - ``nrqm``: ``protocol``, ``crop_border``, ``model_path``.
-    - ``pi``: ``protocol``, ``crop_border``, ``niqe_backend``, ``niqe_model_path``, ``nrqm_model_path``.
+    - ``nrqm``: ``protocol``, ``crop_border``, ``model_path``, ``backend="torch"|"pyiqa"``,
+      ``device=None`` (torch backend: the GPU when present).
+    - ``pi``: ``protocol``, ``crop_border``, ``niqe_backend``, ``niqe_model_path``,
+      ``nrqm_model_path``, ``nrqm_backend``, ``device``.
     - ``psnr`` / ``ssim``: ``color="y"|"rgb"``, ``crop_border=0``.
     - ``lpips``: ``net="vgg"``, ``backbone_path``, ``device``.
 
