@@ -25,6 +25,7 @@ import yaml
 
 STAGES = ("psnr", "gan")
 DEGRADATIONS = ("bsrgan", "bsrgan_plus")
+DEGRADATION_DEVICES = ("worker", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 #: Optimiser defaults per stage (paper Sec. 4.1 / the authors' KAIR configs).
@@ -78,6 +79,12 @@ class DataConfig:
     hr_dir: str | list[str] | None = None
     degradation: str = "bsrgan"  # "bsrgan" | "bsrgan_plus"
     isp: bool = True  # camera sensor noise through the ISP model
+    # where the pairs are degraded: "worker" (numpy pipeline in the DataLoader workers), or
+    # "cuda" / "cpu": the workers send uint8 HR crops and their plans, and the training process
+    # degrades each batch with the batched torch backend ("cuda" = its own GPU)
+    degradation_device: str = "worker"
+    shuffle_prob: float = 0.1  # bsrgan_plus: P(fully shuffled order); the authors' KAIR config
+    use_sharp: bool = False  # bsrgan_plus: USM-sharpen the HR target (KAIR config: false)
     scale: int = 4
     hr_crop: int = 320  # random HR crop before degradation (authors' H_size)
     lq_patch: int = 72  # LR patch; the HR patch is lq_patch * scale
@@ -278,6 +285,11 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
         cfg.optim.lr_d = None
 
     _check_choice(source, "data.degradation", cfg.data.degradation, DEGRADATIONS)
+    _check_choice(source, "data.degradation_device", cfg.data.degradation_device,
+                  DEGRADATION_DEVICES)
+    if not 0.0 <= cfg.data.shuffle_prob <= 1.0:
+        raise ConfigError(f"{source}: data.shuffle_prob must be in [0, 1], got "
+                          f"{cfg.data.shuffle_prob}")
     _check_choice(source, "data.worker_start_method", cfg.data.worker_start_method,
                   ("spawn", "forkserver", "fork"))
     _check_choice(source, "validation.degradation", cfg.validation.degradation, DEGRADATIONS)

@@ -13,6 +13,7 @@ and :func:`hq_to_float` converts it on the training device.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -78,10 +79,17 @@ class BlindSRDataset(Dataset):
         isp: pass through to the degradation (camera sensor noise).
         seed: run seed; sample ``(epoch, index)`` uses ``SeedSequence([seed, epoch, index])``.
         hq_uint8: return ``hq`` as uint8 (see below) instead of float32.
+        shuffle_prob, use_sharp: passed to ``degrade_bsrgan_plus`` (``bsrgan_plus`` only).
+        degrade_in_worker: False: do not degrade here; items carry the uint8 HR crop and its
+            plan instead, and :func:`degrade_on_device` makes the pair on the training device.
 
     Items (``dataset[(epoch, index)]`` or ``dataset[index]`` for epoch 0) are dicts with
     ``lq`` (3, lq_patch, lq_patch) float32 in [0, 1], ``hq`` (3, lq_patch*scale, lq_patch*scale)
     float32 in [0, 1] (or uint8 in [0, 255] with ``hq_uint8``), plus ``index`` and ``epoch``.
+    With ``degrade_in_worker=False`` they hold ``hr`` (3, hr_crop, hr_crop) uint8 and ``trace``
+    (the sample's degradation plan as a JSON string: ``plan_bsrgan`` / ``plan_bsrgan_plus``
+    drawn from the same generator, hence the same plan the worker path would apply) instead of
+    ``lq`` and ``hq``.
     The uint8 HQ is exact (``hq_to_float`` gives back the float path bit for bit) except for the
     samples whose degradation applied camera noise: that op also passes the HQ through the ISP,
     and rounding its output to 8 bits moves it by at most 0.5/255.
@@ -101,6 +109,9 @@ class BlindSRDataset(Dataset):
         isp: bool = True,
         seed: int = 0,
         hq_uint8: bool = False,
+        shuffle_prob: float = 0.1,
+        use_sharp: bool = False,
+        degrade_in_worker: bool = True,
     ) -> None:
         if hr_crop < lq_patch * scale:
             raise ValueError(f"hr_crop {hr_crop} must be >= lq_patch * scale = {lq_patch * scale}")
@@ -111,7 +122,10 @@ class BlindSRDataset(Dataset):
         self.isp = isp
         self.seed = int(seed)
         self.hq_uint8 = bool(hq_uint8)
+        self.degrade_in_worker = bool(degrade_in_worker)
         self._degrade = degradation_fn(degradation)
+        self._options = ({"shuffle_prob": float(shuffle_prob), "use_sharp": bool(use_sharp)}
+                         if degradation == "bsrgan_plus" else {})
         self.names, self._items, self.faces, self.excluded = _collect(source, hr_crop)
         if self.excluded:
             detail = "; ".join(f"{n} ({why})" for n, why in self.excluded[:5])
@@ -153,14 +167,26 @@ class BlindSRDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         hr, rng = self.hr_sample(epoch, index)
+        if not self.degrade_in_worker:
+            return {"hr": torch.from_numpy(np.ascontiguousarray(hr.transpose(2, 0, 1))),
+                    "trace": json.dumps(self.plan(rng)), "index": index, "epoch": epoch}
         lq, hq, _ = self._degrade(uint8_to_float(hr), sf=self.scale, lq_patchsize=self.lq_patch,
-                                  rng=rng, isp=self.isp)
+                                  rng=rng, isp=self.isp, **self._options)
         return {
             "lq": _to_chw(lq),
             "hq": _to_chw_uint8(hq) if self.hq_uint8 else _to_chw(hq),
             "index": index,
             "epoch": epoch,
         }
+
+    def plan(self, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """The degradation plan (trace) of one ``hr_crop`` x ``hr_crop`` sample from ``rng``."""
+        from bsrgan.degradation import plan_bsrgan, plan_bsrgan_plus
+
+        size = (self.hr_crop, self.hr_crop, self.scale, self.lq_patch)
+        if self.degradation == "bsrgan_plus":
+            return plan_bsrgan_plus(rng, *size, isp=self.isp, **self._options)
+        return plan_bsrgan(rng, *size, isp=self.isp)
 
     def _load_or_substitute(self, index: int) -> tuple[np.ndarray, int]:
         """(uint8 image, its index): image ``index``, or if it became unreadable since start-up,
@@ -235,6 +261,21 @@ def hq_to_float(hq: torch.Tensor) -> torch.Tensor:
     if hq.dtype == torch.uint8:
         return hq.to(torch.float32).div_(255.0)
     return hq
+
+
+def degrade_on_device(batch: Mapping[str, Any],
+                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lq, hq) on ``device`` from a loader batch of ``degrade_in_worker=False`` items.
+
+    The uint8 HR crops become float32 ``x / 255`` there (the worker path's conversion, bit for
+    bit) and the batched torch backend applies each sample's plan
+    (:func:`bsrgan.degradation.replay_batch`). Returns (B, 3, p, p) and (B, 3, p*sf, p*sf)
+    float32 in [0, 1].
+    """
+    from bsrgan.degradation import replay_batch
+
+    hr = batch["hr"].to(device, non_blocking=True).to(torch.float32).div_(255.0)
+    return replay_batch(hr, [json.loads(trace) for trace in batch["trace"]])
 
 
 def _to_chw(img: np.ndarray) -> torch.Tensor:

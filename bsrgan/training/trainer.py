@@ -31,7 +31,13 @@ from bsrgan.training.config import (
     replace,
     save_config,
 )
-from bsrgan.training.dataset import BlindSRDataset, hq_to_float, make_loader, training_source
+from bsrgan.training.dataset import (
+    BlindSRDataset,
+    degrade_on_device,
+    hq_to_float,
+    make_loader,
+    training_source,
+)
 from bsrgan.training.distributed import (
     DistContext,
     any_true,
@@ -129,10 +135,13 @@ class Trainer:
 
         # --- training images first: a run without data stops before any model is built
         dc = config.data
+        self.degradation_device = _degradation_device(dc.degradation_device, self.device)
         self.dataset = BlindSRDataset(training_source(dc.hr_dir), scale=dc.scale,
                                       hr_crop=dc.hr_crop, lq_patch=dc.lq_patch,
                                       degradation=dc.degradation, isp=dc.isp, seed=config.seed,
-                                      hq_uint8=True)
+                                      hq_uint8=True, shuffle_prob=dc.shuffle_prob,
+                                      use_sharp=dc.use_sharp,
+                                      degrade_in_worker=self.degradation_device is None)
         self.loader_plan = plan_loader(num_workers=dc.num_workers, batch_size=dc.batch_size,
                                        lq_patch=dc.lq_patch, scale=dc.scale,
                                        prefetch_factor=dc.prefetch_factor)
@@ -292,6 +301,10 @@ class Trainer:
                  len(self.dataset.excluded), cfg.data.hr_dir, cfg.data.batch_size,
                  cfg.data.lq_patch, cfg.data.scale, cfg.data.degradation)
         log.info("%s", self.loader_plan.describe())
+        if self.degradation_device is not None:
+            log.info("degradation: the workers send uint8 HR crops and plans; this process "
+                     "degrades each batch on %s (data.degradation_device: %s)",
+                     self.degradation_device, cfg.data.degradation_device)
         for note in self.loader_plan.warnings:
             log.warning("%s", note)
         if self.discriminator is not None:
@@ -454,6 +467,13 @@ class Trainer:
         self._step_schedulers()
         return values, True
 
+    def _training_pair(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lq, hq) of a loader batch: as the workers made it, or degraded here on
+        ``data.degradation_device`` from the uint8 HR crops and plans the workers sent."""
+        if self.degradation_device is None:
+            return batch["lq"], batch["hq"]
+        return degrade_on_device(batch, self.degradation_device)
+
     def _to_device(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Move a batch to the device; a uint8 HQ (as the loader sends it) becomes float32 in
         [0, 1] there (:func:`bsrgan.training.dataset.hq_to_float`)."""
@@ -516,7 +536,7 @@ class Trainer:
             waited = time.perf_counter()
             batch = next(data_iter)
             computed = time.perf_counter()
-            values, applied = self.train_step(batch["lq"], batch["hq"])
+            values, applied = self.train_step(*self._training_pair(batch))
             done = time.perf_counter()
             self.step += 1
             self._count_nonfinite(applied, values)
@@ -664,6 +684,19 @@ def _perceptual_loss(lc) -> nn.Module:
 
         logging.getLogger(__name__).warning("VGG19 weights unavailable (%s); using VGG16", exc)
         return PerceptualLoss(backbone="vgg16", **kwargs)
+
+
+def _degradation_device(setting: str, device: torch.device) -> torch.device | None:
+    """Where the training process degrades batches: None (in the workers), the training GPU
+    for "cuda", or the CPU for "cpu"."""
+    if setting == "worker":
+        return None
+    if setting == "cpu":
+        return torch.device("cpu")
+    if device.type != "cuda":
+        raise ValueError(f"data.degradation_device: cuda degrades on the training GPU, but this "
+                         f"run trains on {device} (runtime.device); use cpu or worker")
+    return device
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
