@@ -17,6 +17,16 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _protocol(text: str) -> str:
+    """A metric protocol name (an old alias warns and is replaced by its current name)."""
+    from bsrgan.metrics.protocols import canonical_protocol
+
+    try:
+        return canonical_protocol(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _stems(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
@@ -25,13 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` sub-command."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="score SR methods (NIQE/NRQM/PI...) on RealSRSet, DPED or a folder",
+        help="score SR methods (NIQE/NRQM/PI...) on RealSRSet, DPED (our crops or the authors' "
+             "README images) or a folder",
         description="Produce (or read) each method's SR outputs, score them, and write per-image "
                     "and summary CSVs, a Markdown table, a comparison figure and a provenance JSON "
                     "to OUTDIR. Generated SR images are cached by input and weights hashes. "
                     "Exit code 1 if some image failed (missing published outputs do not count).",
     )
-    parser.add_argument("--dataset", required=True, metavar="realsrset|dped-iphone|PATH",
+    parser.add_argument("--dataset", required=True, metavar="realsrset|dped-iphone|dped-readme|PATH",
                         help="dataset name or a folder of LR images")
     parser.add_argument("--method", dest="methods", action="append", required=True,
                         metavar="NAME=SPEC",
@@ -41,9 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="comma-separated (niqe, nrqm, pi, psnr, ssim, lpips); default niqe,nrqm,pi")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR",
                         help="results folder, e.g. results/realsrset")
-    parser.add_argument("--protocol", choices=("pirm", "matlab"), default="pirm",
-                        help="NIQE/NRQM/PI luma protocol: pirm = BT.601 Y, shave 4 (paper, default);"
-                             " matlab = rgb2gray, no shave")
+    parser.add_argument("--protocol", type=_protocol, default="pirm",
+                        metavar="pirm|paper|live-rgb2gray",
+                        help="NIQE/NRQM/PI luma protocol: pirm = BT.601 Y, shave 4 (default); "
+                             "paper = BT.601 Y, no shave (reproduces the authors' README figure); "
+                             "live-rgb2gray = rgb2gray, no shave (LIVE NIQE release on an RGB "
+                             "file; formerly 'matlab', which still works and warns)")
     parser.add_argument("--dped-crop", type=_size, default=(512, 256), metavar="WxH",
                         help="LR crop size for dped-iphone (default 512x256)")
     parser.add_argument("--dped-crops", type=int, default=1, metavar="N",

@@ -230,8 +230,10 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     if images:
         ds = ds.subset(images)
     specs = parse_methods(methods)
+    from bsrgan.metrics.protocols import canonical_protocol, get_protocol
+
+    protocol = canonical_protocol(protocol)  # an old alias warns once, here
     plan = plan_metrics(metrics, protocol=protocol, scale=scale, has_reference=reference is not None)
-    from bsrgan.metrics.protocols import get_protocol
 
     protocol_text = f"{protocol} ({get_protocol(protocol).description})"
     out = Path(out_dir)

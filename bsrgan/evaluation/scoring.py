@@ -6,8 +6,8 @@ n/a instead of the run failing. Each worker process builds the available metrics
 whole images; an error on one image (or one metric of one image) comes back as text.
 
 Options per metric: NIQE / NRQM / PI take the luma ``protocol`` (``pirm``: BT.601 Y, shave 4;
-``matlab``: rgb2gray, no shave); PSNR / SSIM (only with reference images) use BT.601 Y and shave
-``scale`` pixels per border, the usual SR convention.
+``paper``: BT.601 Y, no shave; ``live-rgb2gray``: rgb2gray, no shave); PSNR / SSIM (only with
+reference images) use BT.601 Y and shave ``scale`` pixels per border, the usual SR convention.
 """
 from __future__ import annotations
 
@@ -80,9 +80,9 @@ def plan_metrics(metrics: str | Iterable[str], *, protocol: str = "pirm", scale:
                  has_reference: bool = False) -> MetricPlan:
     """Decide which metrics run; build each once here so that a missing file shows up now."""
     from bsrgan.metrics import MetricUnavailable, create, metric_info
-    from bsrgan.metrics.protocols import get_protocol
+    from bsrgan.metrics.protocols import canonical_protocol
 
-    get_protocol(protocol)  # ValueError for an unknown protocol
+    protocol = canonical_protocol(protocol)  # ValueError if unknown; an old alias warns once
     names = parse_metric_names(metrics)
     options: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
