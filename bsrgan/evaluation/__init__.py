@@ -19,11 +19,14 @@ from bsrgan.evaluation.datasets import (
 )
 from bsrgan.evaluation.methods import (
     PUBLISHED,
+    PUBLISHED_BY_DATASET,
     MethodSpec,
     MethodSpecError,
     match_outputs,
     parse_method,
     parse_methods,
+    published_methods,
+    published_outputs,
 )
 from bsrgan.evaluation.runner import EvaluationResult, evaluate
 from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
@@ -31,6 +34,7 @@ from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
 __all__ = [
     "DPED_DEFAULT_CROP",
     "PUBLISHED",
+    "PUBLISHED_BY_DATASET",
     "CropBox",
     "EvalDataset",
     "EvalImage",
@@ -45,4 +49,6 @@ __all__ = [
     "parse_method",
     "parse_methods",
     "plan_metrics",
+    "published_methods",
+    "published_outputs",
 ]

@@ -6,8 +6,11 @@ SPEC is one of
   ``imresize``, :func:`bsrgan.degradation.resize.imresize`; clipped to [0, 1], saved as 8-bit PNG);
 - ``model:NAME_OR_PATH``: an RRDBNet from the weights registry (``BSRGAN``, ``RealSR_JPEG``...)
   or a ``.pth`` file, run with tiled inference (:func:`bsrgan.inference.upscale`);
-- ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs on RealSRSet
-  (asset ``realsrset-published-<which>``, files ``<stem>_<SUFFIX>.png``);
+- ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs of that method on the
+  dataset under evaluation (:data:`PUBLISHED_BY_DATASET`): on RealSRSet asset
+  ``realsrset-published-<which>``, on the authors' README DPED images (``dped-readme``) asset
+  ``dped-readme-published-bsrgan``; files ``<stem>_<SUFFIX>.png``. A folder dataset is matched
+  against the RealSRSet outputs; ``dped-iphone`` (our crops) has none;
 - ``dir:PATH``: a folder of SR outputs matched to the inputs by file stem (``<stem>.*`` or
   ``<stem>_<anything>.*``).
 """
@@ -25,6 +28,12 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "bsrgan": ("realsrset-published-bsrgan", "_BSRGAN"),
     "esrgan": ("realsrset-published-esrgan", "_ESRGAN"),
     "realsr_jpeg": ("realsrset-published-realsr_jpeg", "_RealSR_JPEG"),
+}
+#: dataset -> published method -> (asset, suffix); datasets not listed (folders) use RealSRSet's
+PUBLISHED_BY_DATASET: dict[str, dict[str, tuple[str, str]]] = {
+    "realsrset": PUBLISHED,
+    "dped-readme": {"bsrgan": ("dped-readme-published-bsrgan", "_BSRGAN")},
+    "dped-iphone": {},  # our own crop protocol: nobody published outputs for these crops
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -84,9 +93,10 @@ def parse_method(text: str) -> MethodSpec:
         raise MethodSpecError(f"method {text!r}: {kind}: needs an argument; {_SYNTAX}")
     if kind == "published":
         target = target.lower()
-        if target not in PUBLISHED:
+        known = sorted({m for outputs in PUBLISHED_BY_DATASET.values() for m in outputs})
+        if target not in known:
             raise MethodSpecError(f"method {text!r}: no published outputs named {target!r}; "
-                                  f"available: {', '.join(PUBLISHED)}")
+                                  f"available: {', '.join(known)}")
     if not name:
         name = kind if kind == "bicubic" else (target if kind == "published" else Path(target).stem)
     if not _NAME.match(name):
@@ -113,6 +123,25 @@ def parse_methods(items) -> list[MethodSpec]:
             raise MethodSpecError(f"method name {m.name!r} is used twice; give each a distinct NAME=")
         seen.add(m.name)
     return methods
+
+
+def published_outputs(method: str, dataset: str) -> tuple[str, str]:
+    """(asset name, file suffix) of the authors' published ``method`` outputs on ``dataset``.
+
+    ``dataset`` is a registered dataset name; any other name (a folder) means RealSRSet's outputs.
+    Raises MethodSpecError naming what the authors did publish when there is no such set.
+    """
+    outputs = PUBLISHED_BY_DATASET.get(dataset, PUBLISHED)
+    if method in outputs:
+        return outputs[method]
+    where = "; ".join(f"{d}: {', '.join(o) or 'none'}" for d, o in PUBLISHED_BY_DATASET.items())
+    raise MethodSpecError(f"the authors published no {method!r} outputs for dataset {dataset!r} "
+                          f"(published outputs per dataset: {where})")
+
+
+def published_methods(dataset: str) -> list[str]:
+    """The ``published:`` methods that exist for ``dataset`` (e.g. ``["bsrgan"]`` for dped-readme)."""
+    return list(PUBLISHED_BY_DATASET.get(dataset, PUBLISHED))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation import tables
 from bsrgan.evaluation.cache import OutputCache, cache_key
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
-from bsrgan.evaluation.methods import PUBLISHED, MethodSpec, match_outputs, parse_methods
+from bsrgan.evaluation.methods import MethodSpec, match_outputs, parse_methods, published_outputs
 from bsrgan.evaluation.provenance import portable_path, provenance_record, write_provenance
 from bsrgan.evaluation.scoring import (
     MetricPlan,
@@ -124,12 +124,12 @@ def prepare_inputs(dataset: EvalDataset, lr_dir: Path) -> tuple[dict[str, Path],
     return files, sizes, errors
 
 
-def _existing_outputs(method: MethodSpec, stems: list[str]) -> dict[str, Outcome]:
-    """Outcomes of a ``published:`` / ``dir:`` method (matched by stem)."""
+def _existing_outputs(method: MethodSpec, stems: list[str], dataset: str) -> dict[str, Outcome]:
+    """Outcomes of a ``published:`` (the authors' outputs on ``dataset``) / ``dir:`` method."""
     if method.kind == "published":
         from bsrgan.assets import fetch
 
-        asset, suffix = PUBLISHED[method.target]
+        asset, suffix = published_outputs(method.target, dataset)
         folder, kind = Path(fetch(asset)), "published"
     else:
         folder, suffix, kind = Path(method.target).expanduser(), None, "dir"
@@ -182,13 +182,14 @@ def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str,
     return outcomes, info
 
 
-def _method_outcomes(method, stems, lr_files, input_sha, input_errors, sr_dir, options, progress):
+def _method_outcomes(method, stems, lr_files, input_sha, input_errors, sr_dir, options, progress,
+                     dataset):
     """Outcomes for every stem; a method that cannot start at all fails on every row."""
     try:
         if method.generates:
             return _generated_outputs(method, stems, lr_files, input_sha, input_errors, sr_dir,
                                       options, progress)
-        outcomes = _existing_outputs(method, stems)
+        outcomes = _existing_outputs(method, stems, dataset)
     except Exception as err:  # noqa: BLE001 - e.g. weights or published outputs not available
         log.warning("method %s (%s) cannot run: %s", method.name, method.spec, err)
         message = f"method unavailable: {err}"
@@ -210,11 +211,14 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     """Evaluate SR methods on a dataset and write tables, figure and provenance to ``out_dir``.
 
     Args:
-        dataset: ``"realsrset"``, ``"dped-iphone"``, a folder of LR images, or an EvalDataset.
+        dataset: ``"realsrset"``, ``"dped-iphone"``, ``"dped-readme"``, a folder of LR images,
+            or an EvalDataset.
         methods: ``["bicubic=bicubic", "bsrgan=published:bsrgan", "mine=model:w.pth", ...]``
             (see :mod:`bsrgan.evaluation.methods`), MethodSpec objects or a ``{name: spec}`` dict.
         metrics: ``"niqe,nrqm,pi"`` or a list; unavailable ones show as n/a.
-        protocol: luma protocol of NIQE/NRQM/PI, ``"pirm"`` (paper) or ``"matlab"``.
+        protocol: luma protocol of NIQE/NRQM/PI (:mod:`bsrgan.metrics.protocols`): ``"pirm"``
+            (Y, shave 4), ``"paper"`` (Y, no shave: the authors' README figure) or
+            ``"live-rgb2gray"``.
         scale: upscaling factor of ``bicubic`` (models use their own).
         workers: scoring processes (default: every usable core).
         tile, tile_overlap, precision, device: tiled inference of ``model:`` methods.
@@ -252,7 +256,8 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     method_info: dict[str, dict] = {}
     for method in specs:
         outcomes[method.name], method_info[method.name] = _method_outcomes(
-            method, stems, lr_files, input_sha, input_errors, out / "sr", options, progress)
+            method, stems, lr_files, input_sha, input_errors, out / "sr", options, progress,
+            ds.name)
 
     tasks = [ScoreTask((m.name, s), o.path, refs.get(s))
              for m in specs for s, o in outcomes[m.name].items() if o.status == "ok"]
