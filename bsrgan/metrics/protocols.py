@@ -6,9 +6,9 @@ in the colour conversion and in the border shaved before scoring:
 - ``pirm``: Y of BT.601 YCbCr as MATLAB ``rgb2ycbcr`` returns it for a uint8 image (16-235,
   rounded), then 4 pixels shaved per border (``convert_shave_image.m`` of the PIRM 2018 scoring
   code). The default of :func:`bsrgan.metrics.create`.
-- ``paper``: the same Y plane, **no shave**. With it NIQE reproduces all nine NIQE values of the
-  authors' README comparison figure that we can compute (published ESRGAN, RealSR-JPEG and BSRGAN
-  outputs on building, chip, oldphoto2) within 0.01, where ``pirm`` misses by up to 0.97
+- ``paper``: the same Y plane, **no shave**. With it our NIQE of the authors' published outputs
+  reproduces the NIQE values of their README comparison figure within 0.009 (the seven cells
+  whose published outputs the offline mirror holds), where ``pirm`` misses by up to 0.97
   (docs/evaluation.md has the numbers). NRQM and PI use the same plane.
 - ``live-rgb2gray``: MATLAB ``rgb2gray`` of the uint8 image (rounded), no shave: what the LIVE
   NIQE release's ``computequality.m`` sees for an RGB file read with ``imread``. It is **not**
