@@ -65,6 +65,8 @@ class EvaluationResult:
         paths: ``per_image``, ``summary``, ``table``, ``figure`` (absent if not drawn),
             ``provenance``, ``sr`` (folder of generated images), ``lr`` (crops, if any).
         unavailable: metric -> reason it shows as n/a.
+        inputs: stem -> LR file scored (the crop for cropped datasets), readable inputs only.
+        outputs: method -> stem -> SR file (generated, cached, published or read from a folder).
     """
 
     dataset: EvalDataset
@@ -75,6 +77,18 @@ class EvaluationResult:
     common_summary: pd.DataFrame | None
     markdown: str
     paths: dict[str, Path] = field(default_factory=dict)
+    inputs: dict[str, Path] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+    def figure(self, path: str | os.PathLike[str], *, images: list[str] | None = None,
+               methods: list[str] | None = None, scale: float = 1.0, **options) -> Path:
+        """Draw the comparison figure (:func:`bsrgan.evaluation.figure.comparison_figure`) of
+        these results to ``path``: e.g. ``scale=0.5`` for a copy small enough to commit."""
+        from bsrgan.evaluation.figure import comparison_figure
+
+        names = methods or [m.name for m in self.methods]
+        return comparison_figure(Path(path), self.inputs, self.per_image, self.outputs, names,
+                                 self.metrics.names, images=images, scale=scale, **options)
 
     @property
     def unavailable(self) -> dict[str, str]:
@@ -326,10 +340,10 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     atomic_write_text(paths["table"], markdown)
 
     figure_error = None
+    sr_paths = {m: {s: o.path for s, o in outcomes[m].items() if o.path is not None}
+                for m in names}
+    usable = {s: p for s, p in lr_files.items() if s not in input_errors}
     if figure:
-        sr_paths = {m: {s: o.path for s, o in outcomes[m].items() if o.path is not None}
-                    for m in names}
-        usable = {s: p for s, p in lr_files.items() if s not in input_errors}
         try:
             paths["figure"] = _draw_figure(out / "figure.png", usable, per_image, sr_paths, names,
                                            plan.names, figure_images)
@@ -364,7 +378,8 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                                   for s in tables.STATUSES} for m in names}},
         command=command, seconds=time.perf_counter() - started)
     write_provenance(paths["provenance"], record)
-    return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths)
+    return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths,
+                            usable, sr_paths)
 
 
 def _draw_figure(path, lr_files, per_image, sr_paths, methods, metric_names, stems):
