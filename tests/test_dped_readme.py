@@ -13,7 +13,7 @@ from bsrgan.evaluation import (
     match_outputs,
     parse_method,
     published_methods,
-    published_outputs,
+    published_asset,
 )
 from bsrgan.io import imread
 from bsrgan.metrics.protocols import PROTOCOLS
@@ -22,15 +22,15 @@ STEMS = ["00003", "00080", "00081"]
 
 
 def test_published_outputs_are_looked_up_per_dataset():
-    assert published_outputs("bsrgan", "realsrset") == ("realsrset-published-bsrgan", "_BSRGAN")
-    assert published_outputs("bsrgan", "dped-readme") == ("dped-readme-published-bsrgan", "_BSRGAN")
-    assert published_outputs("esrgan", "my_folder") == ("realsrset-published-esrgan", "_ESRGAN")
+    assert published_asset("bsrgan", "realsrset") == ("realsrset-published-bsrgan", "_BSRGAN")
+    assert published_asset("bsrgan", "dped-readme") == ("dped-readme-published-bsrgan", "_BSRGAN")
+    assert published_asset("esrgan", "my_folder") == ("realsrset-published-esrgan", "_ESRGAN")
     assert published_methods("dped-readme") == ["bsrgan"]
     assert published_methods("dped-iphone") == []
     with pytest.raises(MethodSpecError, match="no 'esrgan' outputs for dataset 'dped-readme'"):
-        published_outputs("esrgan", "dped-readme")
+        published_asset("esrgan", "dped-readme")
     with pytest.raises(MethodSpecError, match="dped-iphone: none"):
-        published_outputs("bsrgan", "dped-iphone")
+        published_asset("bsrgan", "dped-iphone")
     assert parse_method("published:bsrgan").target == "bsrgan"
 
 
@@ -50,7 +50,7 @@ def test_published_outputs_match_by_stem_and_are_exactly_4x(asset_env):
     from bsrgan.assets import fetch
 
     ds = load_dataset("dped-readme")
-    asset, suffix = published_outputs("bsrgan", ds.name)
+    asset, suffix = published_asset("bsrgan", ds.name)
     matches = match_outputs(Path(fetch(asset)), ds.stems, suffix)
     assert sorted(matches) == STEMS
     for image in ds.images:

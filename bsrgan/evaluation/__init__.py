@@ -26,7 +26,7 @@ from bsrgan.evaluation.methods import (
     parse_method,
     parse_methods,
     published_methods,
-    published_outputs,
+    published_asset,
 )
 from bsrgan.evaluation.runner import EvaluationResult, evaluate
 from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
@@ -50,5 +50,5 @@ __all__ = [
     "parse_methods",
     "plan_metrics",
     "published_methods",
-    "published_outputs",
+    "published_asset",
 ]

@@ -125,7 +125,7 @@ def parse_methods(items) -> list[MethodSpec]:
     return methods
 
 
-def published_outputs(method: str, dataset: str) -> tuple[str, str]:
+def published_asset(method: str, dataset: str) -> tuple[str, str]:
     """(asset name, file suffix) of the authors' published ``method`` outputs on ``dataset``.
 
     ``dataset`` is a registered dataset name; any other name (a folder) means RealSRSet's outputs.

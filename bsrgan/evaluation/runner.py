@@ -30,7 +30,7 @@ from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation import tables
 from bsrgan.evaluation.cache import OutputCache, cache_key
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
-from bsrgan.evaluation.methods import MethodSpec, match_outputs, parse_methods, published_outputs
+from bsrgan.evaluation.methods import MethodSpec, match_outputs, parse_methods, published_asset
 from bsrgan.evaluation.provenance import portable_path, provenance_record, write_provenance
 from bsrgan.evaluation.scoring import (
     MetricPlan,
@@ -143,7 +143,7 @@ def _existing_outputs(method: MethodSpec, stems: list[str], dataset: str) -> dic
     if method.kind == "published":
         from bsrgan.assets import fetch
 
-        asset, suffix = published_outputs(method.target, dataset)
+        asset, suffix = published_asset(method.target, dataset)
         folder, kind = Path(fetch(asset)), "published"
     else:
         folder, suffix, kind = Path(method.target).expanduser(), None, "dir"
