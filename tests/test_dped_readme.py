@@ -12,8 +12,8 @@ from bsrgan.evaluation import (
     load_dataset,
     match_outputs,
     parse_method,
-    published_methods,
     published_asset,
+    published_methods,
 )
 from bsrgan.io import imread
 from bsrgan.metrics.protocols import PROTOCOLS

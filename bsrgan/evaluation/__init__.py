@@ -25,8 +25,8 @@ from bsrgan.evaluation.methods import (
     match_outputs,
     parse_method,
     parse_methods,
-    published_methods,
     published_asset,
+    published_methods,
 )
 from bsrgan.evaluation.runner import EvaluationResult, evaluate
 from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
@@ -49,6 +49,6 @@ __all__ = [
     "parse_method",
     "parse_methods",
     "plan_metrics",
-    "published_methods",
     "published_asset",
+    "published_methods",
 ]
