@@ -19,6 +19,8 @@ import pandas as pd
 
 from bsrgan.io import imread
 
+#: row statuses with an SR image to show ("partial": a metric failed, the image is fine)
+SCORED = ("ok", "partial")
 _FORMAT = {"niqe": "NIQE {:.2f}", "nrqm": "NRQM {:.2f}", "pi": "PI {:.2f}", "psnr": "PSNR {:.2f}",
            "ssim": "SSIM {:.3f}", "lpips": "LPIPS {:.3f}"}
 DEFAULT_CROP = 64
@@ -47,7 +49,7 @@ def score_caption(row: pd.Series | None, metric_names: tuple[str, ...], sep: str
     """``"NIQE 3.21 | PI n/a"`` from one per-image row (missing / failed rows say so)."""
     if row is None:
         return "no output"
-    if row["status"] != "ok":
+    if row["status"] not in SCORED:
         return str(row["status"])
     parts = []
     for name in metric_names:
@@ -84,7 +86,7 @@ def _row(per_image: pd.DataFrame, method: str, stem: str) -> pd.Series | None:
 def _sr_crop(sr_file: Path | None, row: pd.Series | None, lr: np.ndarray, y: int, x: int,
              side: int) -> np.ndarray | None:
     """The SR pixels of the LR window (y, x, side), or None when there is no usable output."""
-    if sr_file is None or row is None or row["status"] != "ok":
+    if sr_file is None or row is None or row["status"] not in SCORED:
         return None
     try:
         sr = imread(sr_file)

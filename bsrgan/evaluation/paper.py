@@ -211,7 +211,8 @@ def compare_with_paper(per_image: pd.DataFrame, paper: PaperValues | None = None
     """
     paper = paper or readme_figure_values()
     rows = []
-    ok = per_image[per_image["status"] == "ok"] if "status" in per_image else per_image
+    scored = ("ok", "partial")  # partial: another metric failed on that image
+    ok = per_image[per_image["status"].isin(scored)] if "status" in per_image else per_image
     for ref in paper.values.itertuples(index=False):
         mine = ok[(ok["dataset"] == ref.dataset) & (ok["image"] == ref.image)]
         for row in mine.itertuples(index=False):
@@ -326,7 +327,7 @@ def _why_not(ref, metric: str, not_evaluated: dict[str, str], metric_unavailable
                 rows = rows[rows["dataset"] == ref.dataset]
         if rows is not None and len(rows):
             r = rows.iloc[0]
-            if r["status"] != "ok":
+            if r["status"] not in ("ok", "partial"):
                 detail = f" ({_first_line(r['error'])})" if _has_text(r, "error") else ""
                 reasons.append(f"{source.kind}: output {r['status']}{detail}")
             else:
