@@ -7,7 +7,8 @@ SPEC is one of
 - ``model:NAME_OR_PATH``: an RRDBNet from the weights registry (``BSRGAN``, ``RealSR_JPEG``...)
   or a ``.pth`` file, run with tiled inference (:func:`bsrgan.inference.upscale`);
 - ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs on RealSRSet
-  (asset ``realsrset-published-<which>``, files ``<stem>_<SUFFIX>.png``);
+  (asset ``realsrset-published-<which>``, files ``<stem>_<SUFFIX>.png``; all 20 of each are
+  registered, and each needed file is fetched on its own, see :func:`published_outputs`);
 - ``dir:PATH``: a folder of SR outputs matched to the inputs by file stem (``<stem>.*`` or
   ``<stem>_<anything>.*``).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bsrgan.io import list_images
 
@@ -159,4 +160,38 @@ def match_outputs(folder: Path, stems: list[str], suffix: str | None = None) -> 
         else:
             names = ", ".join(sorted(f.name for f in found))
             matches[stem] = Match(None, f"ambiguous outputs for {stem!r} in {folder}: {names}")
+    return matches
+
+
+def published_outputs(key: str, stems: list[str], *, progress: bool = False,
+                      registry=None, settings=None) -> dict[str, Match]:
+    """The authors' published output of each input stem, fetched file by file.
+
+    Each registered file ``<stem><SUFFIX>.png`` of the ``published:<key>`` asset is resolved on
+    its own (cache -> ``$BSRGAN_MIRRORS`` -> download, verified), so a file that cannot be had
+    (e.g. offline and not in the mirror) makes only its stem missing, with the asset layer's
+    reason; a stem the authors published nothing for is missing too.
+    """
+    from bsrgan.assets import AssetError, default_registry, resolve_file
+
+    if key not in PUBLISHED:
+        raise MethodSpecError(f"no published outputs named {key!r}; available: {', '.join(PUBLISHED)}")
+    asset_name, suffix = PUBLISHED[key]
+    asset = (registry if registry is not None else default_registry()).asset(asset_name)
+    by_stem = {}
+    for entry in asset.files:
+        name = PurePosixPath(entry.relpath).stem
+        if name.endswith(suffix):
+            by_stem[name[: -len(suffix)]] = entry
+    matches: dict[str, Match] = {}
+    for stem in stems:
+        entry = by_stem.get(stem)
+        if entry is None:
+            matches[stem] = Match(None, f"not published by the authors (asset {asset_name})")
+            continue
+        try:
+            matches[stem] = Match(resolve_file(entry, progress=progress, settings=settings))
+        except AssetError as err:
+            matches[stem] = Match(None, f"{PurePosixPath(entry.relpath).name} is not available: "
+                                        f"{err.reason or err.summary}")
     return matches
