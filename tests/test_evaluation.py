@@ -416,7 +416,11 @@ def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
     result = evaluate("realsrset", ["bsrgan=published:bsrgan", "esrgan=published:esrgan"], "niqe",
                       tmp_path / "r", images=stems, workers=1, progress=False, figure=False)
     per = result.per_image.set_index(["method", "image"])
-    assert per.loc[("esrgan", "dog"), "status"] == "missing"  # ESRGAN's release lacks dog
+    # the authors published dog_ESRGAN.png (registered, verified by its git blob SHA-1), but the
+    # offline mirror does not carry it and tests never download: missing, with the reason
+    assert per.loc[("esrgan", "dog"), "status"] == "missing"
+    assert "dog_ESRGAN.png is not available" in per.loc[("esrgan", "dog"), "error"]
+    assert "downloads are disabled (BSRGAN_OFFLINE=1)" in per.loc[("esrgan", "dog"), "error"]
     assert result.ok  # a missing published output is not a failure
     assert list(result.summary["n"]) == [3, 2] and list(result.summary["n_missing"]) == [0, 1]
     assert (per.loc[per["status"] == "ok", "scale"] == 4).all()
@@ -497,3 +501,54 @@ def test_scoring_falls_back_to_this_process_when_the_pool_breaks(tmp_path: Path,
     assert [r.key for r in results] == [t.key for t in tasks] and len(done) == 4
     assert (results[0].height, results[0].width) == (16, 16)
     assert "image" in results[3].errors and "gone.png" in results[3].errors["image"]
+
+
+# ----------------------------------------------------------------------------- availability
+def test_availability_is_the_check_evaluate_uses_and_says_why(asset_env, monkeypatch):
+    from bsrgan.evaluation import check_availability, check_method, check_metric
+
+    report = check_availability(["realsrset", "no/such/folder"],
+                                ["bicubic", "esrgan=published:esrgan", "jpeg=published:realsr_jpeg",
+                                 "BSRGAN=model:BSRGAN", "fp16=model:RealSR_JPEG_x4_fp16"],
+                                "niqe,nrqm,pi")
+    table = report.table().set_index("item")
+    assert table.loc["dataset realsrset", "status"] == "available"
+    assert table.loc["dataset realsrset", "detail"].startswith("20 images")
+    assert table.loc["dataset no/such/folder", "status"] == "unavailable"
+    offline = "downloads are disabled (BSRGAN_OFFLINE=1)"
+    esrgan = table.loc["method esrgan"]  # the mirror lacks 2 of the authors' 20
+    assert esrgan["status"] == "partial" and esrgan["detail"] == "18 of 20 published outputs"
+    assert esrgan["reason"].startswith("dog, tiger: it is in neither the cache nor a mirror")
+    assert offline in esrgan["reason"]
+    assert table.loc["method jpeg", "detail"] == "3 of 20 published outputs"
+    assert table.loc["method BSRGAN", "status"] == "unavailable"
+    assert "weights/BSRGAN.pth is not available" in table.loc["method BSRGAN", "reason"]
+    assert offline in table.loc["method BSRGAN", "reason"]
+    assert table.loc["method fp16", "status"] == "available"
+    assert table.loc["metric niqe", "detail"] == "niqe_modelparameters.mat"
+    for name in ("nrqm", "pi"):
+        reason = table.loc[f"metric {name}", "reason"]
+        assert table.loc[f"metric {name}", "status"] == "unavailable"
+        assert "NRQM_model.mat" in reason and offline in reason and "bsrgan fetch nrqm-model" in reason
+    assert report.metrics == ["niqe"] and list(report.datasets) == ["realsrset"]
+    assert report.methods == ["bicubic=bicubic", "esrgan=published:esrgan",
+                              "jpeg=published:realsr_jpeg", "fp16=model:RealSR_JPEG_x4_fp16"]
+    assert "| method esrgan | partial | 18 of 20 published outputs |" in report.markdown()
+    # the same words in evaluate's tables: NRQM is n/a for the reason the check gave
+    assert check_metric("nrqm").reason == table.loc["metric nrqm", "reason"]
+    assert check_method("published:bsrgan").detail == "20 of 20 published outputs"
+
+    # without BSRGAN_OFFLINE the reason never names it: here the download itself fails
+    import urllib.error
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.delenv("BSRGAN_OFFLINE")
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    reason = check_metric("nrqm").reason
+    assert "download failed (URLError" in reason and "BSRGAN_OFFLINE" not in reason
+    from bsrgan.metrics import unavailable_reason  # the local-only check of bsrgan.metrics
+    assert "BSRGAN_OFFLINE" not in unavailable_reason("nrqm")
+    assert "only the cache and mirrors were checked" in unavailable_reason("nrqm")

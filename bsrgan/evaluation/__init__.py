@@ -5,10 +5,18 @@
 ...                   "niqe,nrqm,pi", "results/realsrset")        # doctest: +SKIP
 >>> result.summary, result.per_image, result.paths["table"]     # doctest: +SKIP
 
-Modules: :mod:`methods` (NAME=SPEC), :mod:`datasets` (inputs and crop protocol),
+Modules: :mod:`availability` (what can run here, one truthful reason), :mod:`methods` (NAME=SPEC), :mod:`datasets` (inputs and crop protocol),
 :mod:`generate` + :mod:`cache` (SR images, reused by content key), :mod:`scoring` (metric pool),
 :mod:`tables`, :mod:`figure`, :mod:`provenance`, :mod:`runner` (``evaluate``).
 """
+from bsrgan.evaluation.availability import (
+    Availability,
+    AvailabilityReport,
+    check_availability,
+    check_dataset,
+    check_method,
+    check_metric,
+)
 from bsrgan.evaluation.datasets import (
     DPED_DEFAULT_CROP,
     CropBox,
@@ -27,6 +35,7 @@ from bsrgan.evaluation.methods import (
     parse_methods,
     published_asset,
     published_methods,
+    published_outputs,
 )
 from bsrgan.evaluation.runner import EvaluationResult, evaluate
 from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
@@ -35,6 +44,8 @@ __all__ = [
     "DPED_DEFAULT_CROP",
     "PUBLISHED",
     "PUBLISHED_BY_DATASET",
+    "Availability",
+    "AvailabilityReport",
     "CropBox",
     "EvalDataset",
     "EvalImage",
@@ -42,6 +53,10 @@ __all__ = [
     "MethodSpec",
     "MethodSpecError",
     "MetricPlan",
+    "check_availability",
+    "check_dataset",
+    "check_method",
+    "check_metric",
     "crop_boxes",
     "evaluate",
     "load_dataset",
@@ -51,4 +66,5 @@ __all__ = [
     "plan_metrics",
     "published_asset",
     "published_methods",
+    "published_outputs",
 ]

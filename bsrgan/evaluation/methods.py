@@ -8,8 +8,9 @@ SPEC is one of
   or a ``.pth`` file, run with tiled inference (:func:`bsrgan.inference.upscale`);
 - ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs of that method on the
   dataset under evaluation (:data:`PUBLISHED_BY_DATASET`): on RealSRSet asset
-  ``realsrset-published-<which>``, on the authors' README DPED images (``dped-readme``) asset
-  ``dped-readme-published-bsrgan``; files ``<stem>_<SUFFIX>.png``. A folder dataset is matched
+  ``realsrset-published-<which>`` (all 20 of each are registered), on the authors' README DPED
+  images (``dped-readme``) asset ``dped-readme-published-bsrgan``; files ``<stem>_<SUFFIX>.png``,
+  each needed file fetched on its own (:func:`published_outputs`). A folder dataset is matched
   against the RealSRSet outputs; ``dped-iphone`` (our crops) has none;
 - ``dir:PATH``: a folder of SR outputs matched to the inputs by file stem (``<stem>.*`` or
   ``<stem>_<anything>.*``).
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bsrgan.io import list_images
 
@@ -188,4 +189,37 @@ def match_outputs(folder: Path, stems: list[str], suffix: str | None = None) -> 
         else:
             names = ", ".join(sorted(f.name for f in found))
             matches[stem] = Match(None, f"ambiguous outputs for {stem!r} in {folder}: {names}")
+    return matches
+
+
+def published_outputs(key: str, stems: list[str], *, dataset: str = "realsrset",
+                      progress: bool = False, registry=None, settings=None) -> dict[str, Match]:
+    """The authors' published output of each input stem of ``dataset``, fetched file by file.
+
+    Each registered file ``<stem><SUFFIX>.png`` of the ``published:<key>`` asset of ``dataset``
+    (:func:`published_asset`) is resolved on its own (cache -> ``$BSRGAN_MIRRORS`` -> download,
+    verified), so a file that cannot be had (e.g. offline and not in the mirror) makes only its
+    stem missing, with the asset layer's reason; a stem the authors published nothing for is
+    missing too. Raises MethodSpecError when nothing of ``key`` was published for ``dataset``.
+    """
+    from bsrgan.assets import AssetError, default_registry, resolve_file
+
+    asset_name, suffix = published_asset(key, dataset)
+    asset = (registry if registry is not None else default_registry()).asset(asset_name)
+    by_stem = {}
+    for entry in asset.files:
+        name = PurePosixPath(entry.relpath).stem
+        if name.endswith(suffix):
+            by_stem[name[: -len(suffix)]] = entry
+    matches: dict[str, Match] = {}
+    for stem in stems:
+        entry = by_stem.get(stem)
+        if entry is None:
+            matches[stem] = Match(None, f"not published by the authors (asset {asset_name})")
+            continue
+        try:
+            matches[stem] = Match(resolve_file(entry, progress=progress, settings=settings))
+        except AssetError as err:
+            matches[stem] = Match(None, f"{PurePosixPath(entry.relpath).name} is not available: "
+                                        f"{err.reason or err.summary}")
     return matches

@@ -30,7 +30,12 @@ from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation import tables
 from bsrgan.evaluation.cache import OutputCache, cache_key
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
-from bsrgan.evaluation.methods import MethodSpec, match_outputs, parse_methods, published_asset
+from bsrgan.evaluation.methods import (
+    MethodSpec,
+    match_outputs,
+    parse_methods,
+    published_outputs,
+)
 from bsrgan.evaluation.provenance import portable_path, provenance_record, write_provenance
 from bsrgan.evaluation.scoring import (
     MetricPlan,
@@ -139,16 +144,14 @@ def prepare_inputs(dataset: EvalDataset, lr_dir: Path) -> tuple[dict[str, Path],
 
 
 def _existing_outputs(method: MethodSpec, stems: list[str], dataset: str) -> dict[str, Outcome]:
-    """Outcomes of a ``published:`` (the authors' outputs on ``dataset``) / ``dir:`` method."""
+    """Outcomes of a ``published:`` (the authors' outputs on ``dataset``, file by file) /
+    ``dir:`` method (matched by stem)."""
     if method.kind == "published":
-        from bsrgan.assets import fetch
-
-        asset, suffix = published_asset(method.target, dataset)
-        folder, kind = Path(fetch(asset)), "published"
+        found, kind = published_outputs(method.target, stems, dataset=dataset), "published"
     else:
-        folder, suffix, kind = Path(method.target).expanduser(), None, "dir"
+        found, kind = match_outputs(Path(method.target).expanduser(), stems), "dir"
     outcomes = {}
-    for stem, match in match_outputs(folder, stems, suffix).items():
+    for stem, match in found.items():
         if match.path is not None:
             outcomes[stem] = Outcome("ok", kind, match.path)
         elif match.problem.startswith("ambiguous"):
