@@ -15,6 +15,7 @@ from bsrgan.evaluation.comparison import (
     dataset_title,
     method_label,
     ours_vs_published,
+    plan_comparison,
 )
 
 
@@ -99,3 +100,43 @@ def test_rows_of_another_protocol_are_not_reused(chip_only, tmp_path: Path):
     none = compare_methods(ds, {"realsrset": {"bicubic": "bicubic"}}, "niqe", tmp_path / "c",
                            protocol="paper", reuse=tmp_path / "nothing-here", workers=1)
     assert none.reused == 0
+
+
+def test_plan_says_what_runs_on_which_dataset_and_why_not(asset_env):
+    plan = plan_comparison(
+        ["realsrset", "dped-readme", "dped-iphone", "no-such-set"], published=["bsrgan", "esrgan"],
+        models=["BSRGAN", "RealSR_JPEG_x4_fp16"], trained={"ours_BSRNet": ""},
+        metrics="niqe,nrqm", images={"realsrset": ["chip"]}, num_images=1, dped_crop=(96, 64))
+    assert {n: ds.stems for n, ds in plan.datasets.items()} == {
+        "realsrset": ["chip"], "dped-readme": ["00003"], "dped-iphone": ["00"]}
+    assert plan.methods["realsrset"] == {
+        "bicubic": "bicubic", "BSRGAN_published": "published:bsrgan",
+        "ESRGAN_published": "published:esrgan", "RealSR_JPEG_standin": "model:RealSR_JPEG_x4_fp16"}
+    assert list(plan.methods["dped-readme"]) == ["bicubic", "BSRGAN_published", "RealSR_JPEG_standin"]
+    assert list(plan.methods["dped-iphone"]) == ["bicubic", "RealSR_JPEG_standin"]
+    table = plan.table().set_index("item")
+    assert table.loc["dataset no-such-set", "status"] == "unavailable"
+    assert table.loc["published esrgan on dped-readme", "status"] == "not published"
+    assert table.loc["published bsrgan on dped-iphone", "reason"] == (
+        "the authors published no bsrgan outputs for dped-iphone")
+    assert table.loc["weights BSRGAN", "status"] == "unavailable"  # offline in the tests
+    assert "BSRGAN" in plan.not_evaluated and table.loc["weights BSRGAN", "reason"]
+    assert table.loc["trained ours_BSRNet", "status"] == "not given"
+    if "nrqm" in plan.metric_unavailable:  # no NRQM model file offline
+        assert table.loc["metric nrqm", "status"] == "unavailable"
+    assert table.loc["metric niqe", "status"] == "available"
+    assert set(plan.skipped.index) < set(range(len(table)))
+    assert plan.markdown().count("\n") == len(table) + 1
+
+
+def test_plan_uses_a_stand_in_only_for_official_weights_it_cannot_fetch(asset_env):
+    plan = plan_comparison(["realsrset"], official=["RealSR_JPEG", "FSSR_JPEG"],
+                           stand_ins={"RealSR_JPEG": "RealSR_JPEG_x4_fp16"}, metrics="niqe",
+                           images={"realsrset": ["chip"]})
+    assert plan.methods["realsrset"] == {"bicubic": "bicubic",
+                                         "RealSR_JPEG_standin": "model:RealSR_JPEG_x4_fp16"}
+    table = plan.table().set_index("item")
+    assert table.loc["weights RealSR_JPEG", "status"] == "stand-in"
+    assert "stand-in RealSR_JPEG_x4_fp16: available" in table.loc["weights RealSR_JPEG", "reason"]
+    assert table.loc["weights FSSR_JPEG", "status"] == "unavailable"
+    assert set(plan.not_evaluated) == {"RealSR_JPEG", "FSSR_JPEG"}

@@ -94,14 +94,16 @@ NINE_CELLS = [(image, method) for image in FIGURE_IMAGES for method in PUBLISHED
 @pytest.mark.parametrize(("image", "method"), NINE_CELLS, ids=[f"{i}-{m}" for i, m in NINE_CELLS])
 def test_published_outputs_reproduce_the_figure_niqe_under_the_paper_protocol(
         shared_assets: Path, asset_env, image: str, method: str):
-    folder, suffix = PUBLISHED[method]
-    path = shared_assets / "realsrset-published" / folder / f"{image}{suffix}.png"
-    if not path.is_file():
-        pytest.skip(f"the offline mirror lacks the published {method} output of {image} "
-                    f"({path.name}; upstream has it). This cell is covered by our inference "
-                    "with the RealSR_JPEG_x4_fp16 weights in test_stand_in_inference_is_close_"
-                    "to_the_figure (a wider tolerance; not the published image)")
-    ours = create("niqe", protocol="paper")(imread(path))
+    from bsrgan.evaluation import published_outputs
+
+    match = published_outputs(PUBLISHED[method][0], [image])[image]  # registry: mirror or cache
+    if match.path is None:
+        pytest.skip(f"the published {method} output of {image} cannot be had here (the offline "
+                    f"mirror lacks it; upstream has it: {match.problem}). This cell is covered "
+                    "by our inference with the RealSR_JPEG_x4_fp16 weights in "
+                    "test_stand_in_inference_is_close_to_the_figure (a wider tolerance; not the "
+                    "published image)")
+    ours = create("niqe", protocol="paper")(imread(match.path))
     figure = readme_figure_values().value(image, method, "niqe")
     assert abs(ours - figure) <= FIGURE_TOLERANCE, f"{image}/{method}: ours {ours:.3f} vs figure {figure}"
 
@@ -163,9 +165,9 @@ def test_comparison_table_and_status_matrix_end_to_end(shared_assets: Path, asse
     if "nrqm" in result.unavailable:  # the usual offline case
         assert cell.loc[("chip", "BSRGAN"), "nrqm"].startswith("not computed: NRQM unavailable")
     assert cell.loc[("chip", "FSSR-JPEG"), "niqe"] == (
-        "not computed: official: weights FSSR_JPEG cannot be fetched (offline)")
-    assert cell.loc[("building", "ESRGAN"), "niqe"] == (
-        "not computed: published: not evaluated; official: not evaluated")
+        "not computed: official: weights FSSR_JPEG cannot be fetched")  # the gist of the reason
+    assert cell.loc[("chip", "ESRGAN"), "niqe"].startswith("reproduced: published")
+    assert cell.loc[("building", "ESRGAN"), "niqe"] == "not computed: image not evaluated here"
 
 
 def test_status_texts_for_differences_several_sources_and_missing_outputs():

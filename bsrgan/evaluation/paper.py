@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -315,8 +316,14 @@ def _cell_text(cells: pd.DataFrame) -> str:
 
 def _why_not(ref, metric: str, not_evaluated: dict[str, str], metric_unavailable: dict[str, str],
              per_image: pd.DataFrame | None) -> str:
+    if per_image is not None and len(per_image):
+        rows = per_image[per_image["image"] == ref.image]
+        if "dataset" in per_image:
+            rows = rows[rows["dataset"] == ref.dataset]
+        if rows.empty:
+            return "image not evaluated here"
     if metric in metric_unavailable:
-        return f"{metric.upper()} unavailable ({_first_line(metric_unavailable[metric])})"
+        return f"{metric.upper()} unavailable ({_short(metric_unavailable[metric])})"
     reasons = []
     for source in FIGURE_SOURCES.get(ref.method, ()):
         rows = None
@@ -336,7 +343,7 @@ def _why_not(ref, metric: str, not_evaluated: dict[str, str], metric_unavailable
                                + (f" ({error})" if error else ""))
             continue
         why = not_evaluated.get(source.label) or not_evaluated.get(source.spec)
-        reasons.append(f"{source.kind}: {_first_line(why)}" if why else f"{source.kind}: not evaluated")
+        reasons.append(f"{source.kind}: {_short(why)}" if why else f"{source.kind}: not evaluated")
     if not FIGURE_SOURCES.get(ref.method):
         return "no source of ours for this method"
     return "; ".join(reasons)
@@ -353,6 +360,13 @@ def _metric_error(row, metric: str) -> str:
         return ""
     parts = [p.strip() for p in error.split(";") if p.strip().startswith(f"{metric}:")]
     return parts[0] if parts else ""
+
+
+def _short(text) -> str:
+    """The gist of an availability reason, for a table cell: "file weights/BSRGAN.pth is not
+    available" (no asset name, no details after the first ": " / " (" / ";")."""
+    line = re.sub(r"^Asset '[^']*': ", "", _first_line(text))
+    return re.split(r": | \(|; ", line, maxsplit=1)[0].rstrip(".")
 
 
 def _first_line(text) -> str:
