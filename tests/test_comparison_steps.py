@@ -15,8 +15,8 @@ from bsrgan.evaluation.comparison import (
     dataset_title,
     method_label,
     ours_vs_published,
-    plan_comparison,
 )
+from bsrgan.evaluation.plan import plan_comparison
 
 
 def test_method_labels_and_dataset_titles():
