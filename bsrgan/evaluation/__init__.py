@@ -1,4 +1,5 @@
-"""Evaluation of SR methods on real LR datasets (RealSRSet, DPED iPhone, any folder).
+"""Evaluation of SR methods on real LR datasets (RealSRSet, DPED: the authors' README images or
+our crops of the iPhone photos, any folder).
 
 >>> from bsrgan.evaluation import evaluate
 >>> result = evaluate("realsrset", ["bicubic=bicubic", "bsrgan=published:bsrgan"],
@@ -8,6 +9,9 @@
 Modules: :mod:`availability` (what can run here, one truthful reason), :mod:`methods` (NAME=SPEC), :mod:`datasets` (inputs and crop protocol),
 :mod:`generate` + :mod:`cache` (SR images, reused by content key), :mod:`scoring` (metric pool),
 :mod:`tables`, :mod:`figure`, :mod:`provenance`, :mod:`runner` (``evaluate``).
+The comparison of notebooks 04/05: :mod:`plan` (step 1: what runs on which dataset),
+:mod:`comparison` (several datasets, reuse of earlier scores, ours beside published outputs),
+:mod:`paper` (the authors' reported numbers beside ours, reproduction status).
 """
 from bsrgan.evaluation.availability import (
     Availability,
