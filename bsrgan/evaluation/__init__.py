@@ -1,12 +1,16 @@
 """Evaluation of SR methods on real LR datasets (RealSRSet, DPED iPhone, any folder).
 
->>> from bsrgan.evaluation import evaluate
->>> result = evaluate("realsrset", ["bicubic=bicubic", "bsrgan=published:bsrgan"],
-...                   "niqe,nrqm,pi", "results/realsrset")        # doctest: +SKIP
+>>> from bsrgan.evaluation import check_availability, evaluate
+>>> plan = check_availability(["realsrset"], ["bicubic", "bsrgan=published:bsrgan"],
+...                           "niqe,nrqm,pi")                 # doctest: +SKIP
+>>> plan.table()                 # what can run here, and why not  # doctest: +SKIP
+>>> result = evaluate("realsrset", plan.methods, plan.metrics,
+...                   "results/realsrset")                     # doctest: +SKIP
 >>> result.summary, result.per_image, result.paths["table"]     # doctest: +SKIP
 
-Modules: :mod:`availability` (what can run here, one truthful reason), :mod:`methods` (NAME=SPEC), :mod:`datasets` (inputs and crop protocol),
-:mod:`generate` + :mod:`cache` (SR images, reused by content key), :mod:`scoring` (metric pool),
+Modules: :mod:`availability` (what can run, one truthful reason), :mod:`methods` (NAME=SPEC),
+:mod:`datasets` (inputs and crop protocol), :mod:`generate` + :mod:`cache` (SR images, reused
+by content and code key), :mod:`scoring` (each metric once per image, process pool),
 :mod:`tables`, :mod:`figure`, :mod:`provenance`, :mod:`runner` (``evaluate``).
 """
 from bsrgan.evaluation.availability import (
@@ -35,7 +39,7 @@ from bsrgan.evaluation.methods import (
     published_outputs,
 )
 from bsrgan.evaluation.runner import EvaluationResult, evaluate
-from bsrgan.evaluation.scoring import MetricPlan, plan_metrics
+from bsrgan.evaluation.scoring import MetricPlan, ScorePool, Scorer, plan_metrics
 
 __all__ = [
     "DPED_DEFAULT_CROP",
@@ -49,6 +53,8 @@ __all__ = [
     "MethodSpec",
     "MethodSpecError",
     "MetricPlan",
+    "ScorePool",
+    "Scorer",
     "check_availability",
     "check_dataset",
     "check_method",

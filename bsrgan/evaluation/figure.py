@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bsrgan.io import imread
-from bsrgan.utils.atomic import atomic_path
+from bsrgan.plotting import MIN_FONT_PT, save_figure, style
 
 _FORMAT = {"niqe": "NIQE {:.2f}", "nrqm": "NRQM {:.2f}", "pi": "PI {:.2f}", "psnr": "PSNR {:.2f}",
            "ssim": "SSIM {:.3f}", "lpips": "LPIPS {:.3f}"}
@@ -42,7 +42,7 @@ def score_caption(row: pd.Series | None, metric_names: tuple[str, ...]) -> str:
     """``"NIQE 3.21 | PI n/a"`` from one per-image row (missing / failed rows say so)."""
     if row is None:
         return "no output"
-    if row["status"] != "ok":
+    if row["status"] not in ("ok", "partial"):
         return str(row["status"])
     parts = []
     for name in metric_names:
@@ -55,8 +55,11 @@ def score_caption(row: pd.Series | None, metric_names: tuple[str, ...]) -> str:
 def comparison_figure(path: Path, lr_paths: dict[str, Path], per_image: pd.DataFrame,
                       sr_paths: dict[str, dict[str, Path]], methods: list[str],
                       metric_names: tuple[str, ...], *, images: list[str] | None = None,
-                      max_images: int = 4, crop: int = 48, panel_inches: float = 2.2) -> Path:
+                      max_images: int = 4, crop: int = 48, panel_inches: float = 2.8) -> Path:
     """Write the figure (PNG, or any format matplotlib knows from the suffix); returns ``path``.
+
+    Drawn in :func:`bsrgan.plotting.style` (text >= 9 pt) and saved with
+    :func:`bsrgan.plotting.save_figure` (120 dpi).
 
     Args:
         lr_paths: image stem -> LR input file.
@@ -64,6 +67,15 @@ def comparison_figure(path: Path, lr_paths: dict[str, Path], per_image: pd.DataF
         sr_paths: method -> stem -> SR file (absent: no output for that image).
         images: stems to show (default: the first ``max_images`` readable inputs).
     """
+    with style():
+        fig = _draw(lr_paths, per_image, sr_paths, methods, metric_names, images, max_images,
+                    crop, panel_inches)
+    return save_figure(fig, path)
+
+
+def _draw(lr_paths, per_image, sr_paths, methods, metric_names, images, max_images, crop,
+          panel_inches):
+    """The comparison figure (a ``matplotlib.figure.Figure``, no pyplot state)."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state, any backend
     from matplotlib.patches import Rectangle
 
@@ -77,23 +89,23 @@ def comparison_figure(path: Path, lr_paths: dict[str, Path], per_image: pd.DataF
     if not rows:
         raise ValueError("no readable LR input to draw in the comparison figure")
     ncols = 2 + len(methods)
-    fig = Figure(figsize=(panel_inches * ncols, panel_inches * 1.18 * len(rows)))
+    fig = Figure(figsize=(panel_inches * ncols, panel_inches * 1.25 * len(rows)))
     axes = fig.subplots(len(rows), ncols, squeeze=False)
     for r, (stem, lr) in enumerate(rows):
         y, x, side = detail_window(lr, crop)
         ax = axes[r, 0]
         ax.imshow(lr)
         ax.add_patch(Rectangle((x - 0.5, y - 0.5), side, side, fill=False, edgecolor="red", lw=1.2))
-        ax.set_title(f"{stem} (LR)", fontsize=7)
+        ax.set_title(f"{stem} (LR)", fontsize=MIN_FONT_PT)
         axes[r, 1].imshow(lr[y:y + side, x:x + side], interpolation="nearest")
-        axes[r, 1].set_title("LR crop (nearest)", fontsize=7)
+        axes[r, 1].set_title("LR crop (nearest)", fontsize=MIN_FONT_PT)
         for c, method in enumerate(methods, start=2):
             ax = axes[r, c]
             match = per_image[(per_image["method"] == method) & (per_image["image"] == stem)]
             row = match.iloc[0] if len(match) else None
             sr_file = sr_paths.get(method, {}).get(stem)
             panel = None
-            if sr_file is not None and row is not None and row["status"] == "ok":
+            if sr_file is not None and row is not None and row["status"] in ("ok", "partial"):
                 try:
                     sr = imread(sr_file)
                     s = sr.shape[0] / lr.shape[0]
@@ -102,15 +114,13 @@ def comparison_figure(path: Path, lr_paths: dict[str, Path], per_image: pd.DataF
                     panel = None
             if panel is None or panel.size == 0:  # same-sized blank, so the grid stays aligned
                 ax.imshow(np.full((side, side, 3), 0.85, np.float32))
-                ax.text(side / 2, side / 2, "no output", ha="center", va="center", fontsize=7)
+                ax.text(side / 2, side / 2, "no output", ha="center", va="center",
+                        fontsize=MIN_FONT_PT)
             else:
                 ax.imshow(panel)
-            ax.set_title(f"{method}\n{score_caption(row, metric_names)}", fontsize=6)
+            ax.set_title(f"{method}\n{score_caption(row, metric_names)}", fontsize=MIN_FONT_PT)
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150)
-    return path
+    return fig
