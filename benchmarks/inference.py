@@ -19,6 +19,7 @@ bf16, with and without channels_last and torch.compile, and the speedup over fp3
     python benchmarks/inference.py --quick    # CPU 128/256 only, GPU with fewer iterations
     python benchmarks/inference.py --no-cpu   # GPU only
     python benchmarks/inference.py --memory   # memory per LR pixel, whole image (CPU, GPU)
+    python benchmarks/inference.py --plan     # CPU time: planned tile vs the old fixed 256 tile
 """
 from __future__ import annotations
 
@@ -120,6 +121,24 @@ def run_memory(sizes: list[int], threads: int, precisions: tuple[str, ...]) -> l
     return rows
 
 
+def run_plan(size: int, threads: int) -> None:
+    """CPU time of one ``size``-px image: the planned tile (the whole image, when it fits the
+    2 GiB CPU budget) against the fixed 256-px tile the CPU used before (overlap 32)."""
+    import torch
+
+    from bsrgan.inference import plan_tile
+    from bsrgan.models import build_model
+
+    planned = plan_tile(build_model("rrdbnet_x4"), size, size, torch.device("cpu"))
+    rows = {tile: _run_child(size, tile, threads) for tile in (planned, 256)}
+    for tile, r in rows.items():
+        label = "planned (whole image)" if tile == 0 else f"tile {tile}"
+        print(f"  {size}^2 {label}: {r['cpu_seconds']:.1f} CPU s, {r['seconds']:.1f} s, "
+              f"peak RSS +{r['peak_mib'] - r['base_mib']:.0f} MiB", flush=True)
+    ratio = rows[256]["cpu_seconds"] / rows[planned]["cpu_seconds"]
+    print(f"CPU time, fixed 256 tile / planned: {ratio:.2f}x (same run)")
+
+
 def run_gpu_memory(sizes: list[int], device: str = "cuda") -> None:
     """Peak CUDA memory per LR pixel of whole-image inference (fp32 / fp16 / bf16)."""
     import numpy as np
@@ -216,6 +235,8 @@ def main() -> None:
     parser.add_argument("--gpu-iters", type=int, default=None)
     parser.add_argument("--memory", action="store_true",
                         help="only measure whole-image memory per LR pixel (CPU fp32/bf16, GPU)")
+    parser.add_argument("--plan", type=int, nargs="?", const=300, default=None, metavar="SIZE",
+                        help="CPU time of a SIZE^2 image (default 300): planned tile vs fixed 256")
     parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, type=int, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -225,6 +246,10 @@ def main() -> None:
 
     import torch
 
+    if args.plan:
+        print(f"CPU: rrdbnet_x4, {args.threads} threads, torch {torch.__version__}")
+        run_plan(args.plan, args.threads)
+        return
     if args.memory:
         sizes = args.sizes or [96, 160, 224, 288]
         if not args.no_cpu:

@@ -484,6 +484,22 @@ def test_cli_missing_input_and_bad_settings(image_folder, tiny_weights, tmp_path
     assert _run_cli(image_folder, "-o", out, "--model", tiny_weights, "--precision", "fp16") == 2
     assert "CUDA" in capsys.readouterr().err
     assert _run_cli(image_folder, "-o", out, "--model", tiny_weights, "--ext", "gif") == 2
+    with pytest.raises(SystemExit) as usage:  # argparse: a budget must be a positive GiB count
+        _run_cli(image_folder, "-o", out, "--model", tiny_weights, "--memory-budget", "0")
+    assert usage.value.code == 2 and "memory budget must be positive" in capsys.readouterr().err
+
+
+def test_cli_memory_budget_sets_the_tile_plan(image_folder, tiny_weights, tmp_path,
+                                              monkeypatch):
+    from bsrgan.inference import batch
+
+    seen = []
+    real = batch.upscale
+    monkeypatch.setattr(batch, "upscale", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    out = tmp_path / "out"
+    assert _run_cli(image_folder / "rgb.png", "-o", out, "--model", tiny_weights,
+                    "--memory-budget", "0.5") == 0
+    assert seen[0]["tile"] is None and seen[0]["memory_budget"] == 2**29
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(image_folder, tiny_weights, tmp_path):

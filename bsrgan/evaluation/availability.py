@@ -90,7 +90,7 @@ def error_reason(err: BaseException) -> str:
         if not why:
             return base
         head, sep, tail = base.partition("; ")
-        return f"{head} ({why}){sep}{tail}"
+        return f"{head}: {why}{sep}{tail}"
     if isinstance(err, AssetError):
         return err.summary
     text = str(err).strip()
