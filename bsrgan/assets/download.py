@@ -26,7 +26,7 @@ from bsrgan.assets import messages
 from bsrgan.assets.errors import AssetError
 from bsrgan.assets.registry import AssetFile
 from bsrgan.assets.settings import AssetSettings
-from bsrgan.assets.verify import stream_hashed
+from bsrgan.assets.verify import content_mismatch, stream_hashed
 from bsrgan.utils.atomic import atomic_path
 
 
@@ -38,12 +38,12 @@ def download(entry: AssetFile, target: Path, settings: AssetSettings, *,
 
     The bytes go to a temporary file in ``target``'s folder, which is renamed onto ``target``
     only when the byte count matches ``Content-Length`` and the registry size, and the sha256
-    matches the registry (when known). Otherwise the temporary file is removed and
+    (or git blob SHA-1) matches the registry (when known). Otherwise the temporary file is removed and
     :class:`AssetError` names the asset, the URL and the expected hash. Network errors
     (DNS, refused, timeout, HTTP status, dropped connection) become :class:`AssetError` too.
     """
     if not entry.url:
-        raise AssetError(messages.not_found(entry, settings, "it has no download URL"))
+        raise messages.unavailable(entry, settings, "it has no download URL")
     if resume:
         return download_resumable(entry, target, settings, progress=progress)
     from bsrgan import __version__
@@ -58,17 +58,16 @@ def download(entry: AssetFile, target: Path, settings: AssetSettings, *,
                 unit_scale=True, unit_divisor=1024, desc=entry.relpath, disable=not progress,
             ) as bar:
                 sha256, n_bytes = stream_hashed(response, tmp, bar.update)
-                _check_complete(entry, settings, n_bytes, announced, sha256)
+                _check_complete(entry, settings, n_bytes, announced, sha256, tmp)
     except AssetError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        raise AssetError(messages.not_found(
-            entry, settings, f"download failed ({_describe(exc)})")) from exc
+        raise messages.unavailable(entry, settings, f"download failed ({_describe(exc)})") from exc
     return target, sha256
 
 
 def _check_complete(entry: AssetFile, settings: AssetSettings, n_bytes: int,
-                    announced: int | None, sha256: str) -> None:
+                    announced: int | None, sha256: str, path: Path) -> None:
     """Raise (so that the temporary file is dropped) unless the download is whole and correct."""
     if announced is not None and n_bytes != announced:
         raise AssetError(messages.mismatch(
@@ -78,8 +77,9 @@ def _check_complete(entry: AssetFile, settings: AssetSettings, n_bytes: int,
         raise AssetError(messages.mismatch(
             entry, entry.url or "", f"{n_bytes} bytes", settings,
             expected=f"{entry.size} bytes", what="size"))
-    if entry.sha256 is not None and sha256 != entry.sha256:
-        raise AssetError(messages.mismatch(entry, entry.url or "", sha256, settings))
+    got = content_mismatch(entry.check, path, sha256)
+    if got is not None:
+        raise AssetError(messages.mismatch(entry, entry.url or "", got, settings))
 
 
 def _describe(exc: BaseException) -> str:
@@ -117,12 +117,12 @@ def download_resumable(entry: AssetFile, target: Path, settings: AssetSettings, 
             digest = _fetch_rest(entry, part, offset, digest, settings, progress)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         kept = part.stat().st_size if part.is_file() else 0
-        raise AssetError(messages.not_found(
+        raise messages.unavailable(
             entry, settings, f"download failed ({_describe(exc)}); {kept} bytes are kept in "
-                             f"{part} and the next attempt continues from there")) from exc
+                             f"{part} and the next attempt continues from there") from exc
     sha256, n_bytes = digest.hexdigest(), part.stat().st_size
     try:
-        _check_complete(entry, settings, n_bytes, None, sha256)
+        _check_complete(entry, settings, n_bytes, None, sha256, part)
     except AssetError:
         part.unlink(missing_ok=True)
         raise

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.offline:
-        settings = AssetSettings(settings.home, settings.mirrors, True, settings.timeout)
+        settings = settings.without_downloads("downloads are disabled (--offline)")
     if args.list:
         print(format_table(list(default_registry()), settings))
         print(format_training_table(list(TRAINING_SETS.values()), settings))
@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        check = ("sha256 verified" if asset.verified else
+        check = (_verified_by(asset) if asset.verified else
                  "UNVERIFIED (no published sha256; recorded in <file>.sha256)")
-        print(f"{asset.name}: {_count(asset)}, {_size(asset.total_size)}, {check} -> {where}")
+        print(f"{asset.name}: {_count(asset)}, {_asset_size(asset)}, {check} -> {where}")
     return 1 if failed else 0
 
 
@@ -83,7 +83,7 @@ def format_table(assets: list[Asset], settings: AssetSettings) -> str:
         n_cached = cached_count(asset, settings)
         cached = ("yes" if n_cached == len(asset.files) else
                   "no" if n_cached == 0 else f"{n_cached}/{len(asset.files)}")
-        rows.append((asset.name, str(len(asset.files)), _size(asset.total_size),
+        rows.append((asset.name, str(len(asset.files)), _asset_size(asset),
                      "verified" if asset.verified else "unverified", cached, asset.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
@@ -127,6 +127,23 @@ def format_training_table(sets: list[TrainingSet], settings: AssetSettings) -> s
     lines.append("'?' = size not published; 'first use' = no published sha256, recorded on the "
                  "first download and enforced after (like the official weights)")
     return "\n".join(lines)
+
+
+def _verified_by(asset: Asset) -> str:
+    """``"sha256 verified"``, or which files were verified by their git blob SHA-1 instead."""
+    by_blob = sum(f.sha256 is None for f in asset.files)
+    if not by_blob:
+        return "sha256 verified"
+    return f"verified (sha256; {by_blob} by git blob SHA-1)" if by_blob < len(asset.files) else \
+        "git blob SHA-1 verified"
+
+
+def _asset_size(asset: Asset) -> str:
+    """Total size; ``">= X"`` when some files have no recorded size, ``"?"`` when none has."""
+    sizes = [f.size for f in asset.files if f.size is not None]
+    if len(sizes) == len(asset.files):
+        return _size(sum(sizes))
+    return f">= {_size(sum(sizes))}" if sizes else "?"
 
 
 def _count(asset: Asset) -> str:
