@@ -170,6 +170,21 @@ def test_old_traces_without_the_noise_factor_replay(batch: np.ndarray) -> None:
     np.testing.assert_array_equal(replay(batch[0], old)[0], replay(batch[0], trace)[0])
 
 
+def test_a_float64_default_dtype_changes_nothing(batch: np.ndarray) -> None:
+    """Every tensor the backend creates is float32 by itself: a caller's
+    ``torch.set_default_dtype(torch.float64)`` neither breaks it nor changes a bit."""
+    hr = to_tensor(batch[:6])
+    lq, hq, _ = degrade_bsrgan_plus_batch(hr, lq_patchsize=PATCH, rngs=rngs(6), isp=True)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        lq64, hq64, _ = degrade_bsrgan_plus_batch(hr, lq_patchsize=PATCH, rngs=rngs(6), isp=True)
+    finally:
+        torch.set_default_dtype(default)
+    assert lq64.dtype == hq64.dtype == torch.float32
+    assert torch.equal(lq64, lq) and torch.equal(hq64, hq)
+
+
 def test_the_input_batch_is_not_modified(batch: np.ndarray) -> None:
     hr = to_tensor(batch[:4])
     before = hr.clone()

@@ -37,10 +37,10 @@ def standard_normal(seeds: Sequence[int], shapes: Sequence[tuple[int, int, int]]
         shapes: (channels, h, w) per sample.
         out_shape: (G, C, H, W) of the zero-padded result.
     """
-    out = torch.zeros(out_shape, device=device)
+    out = torch.zeros(out_shape, dtype=torch.float32, device=device)
     for g, (seed, (c, h, w)) in enumerate(zip(seeds, shapes)):
         out[g, :c, :h, :w] = torch.randn((c, h, w), generator=generator(seed, device),
-                                         device=device)
+                                         dtype=torch.float32, device=device)
     return out
 
 

@@ -140,7 +140,7 @@ def _group_matrices(specs: Sequence[tuple[str, int, int, bool]], out_max: int, i
     for g, (idx, w) in enumerate(tables):
         index[g, : idx.shape[0], : idx.shape[1]] = idx
         weight[g, : w.shape[0], : w.shape[1]] = w
-    dense = torch.zeros((len(specs), out_max, in_max), device=device)
+    dense = torch.zeros((len(specs), out_max, in_max), dtype=torch.float32, device=device)
     return dense.scatter_add_(2, torch.from_numpy(index).to(device),
                               torch.from_numpy(weight).to(device))
 
