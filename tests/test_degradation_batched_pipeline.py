@@ -185,6 +185,30 @@ def test_a_float64_default_dtype_changes_nothing(batch: np.ndarray) -> None:
     assert torch.equal(lq64, lq) and torch.equal(hq64, hq)
 
 
+def test_tf32_is_off_during_a_call_and_the_callers_settings_come_back(
+    batch: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A training step may allow TF32 matmuls; the degradation's resizes must not use them."""
+    import bsrgan.degradation.batched.ops as batch_ops
+
+    seen, original = [], batch_ops.resize
+
+    def recording_resize(*args, **kwargs):
+        seen.append((torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32,
+                     torch.backends.cudnn.benchmark))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(batch_ops, "resize", recording_resize)
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        degrade_bsrgan_batch(to_tensor(batch[:2]), lq_patchsize=PATCH, rngs=rngs(2))
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert seen and set(seen) == {("highest", False, False)}
+
+
 def test_the_input_batch_is_not_modified(batch: np.ndarray) -> None:
     hr = to_tensor(batch[:4])
     before = hr.clone()
