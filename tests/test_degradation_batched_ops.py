@@ -181,7 +181,7 @@ def test_sharpen_matches_numpy(images: list[np.ndarray]) -> None:
     for g, (im, p) in enumerate(zip(big, params)):
         ref = apply_sharpen(im, p)
         diff = np.abs(sample(ours, g, im.shape[:2]) - ref).max(axis=2)
-        radius = p.radius + 1 if p.radius % 2 == 0 else p.radius
+        radius = p.kernel_size
         residual = np.abs(im - cv2.GaussianBlur(im, (radius, radius), 0)) * 255
         ties = (np.abs(residual - p.threshold) < 1e-3).any(axis=2).astype(np.uint8)
         reach = cv2.dilate(ties, np.ones((radius, radius), np.uint8)) > 0

@@ -285,6 +285,33 @@ def test_bad_traces_name_the_sample_and_the_step(batch: np.ndarray) -> None:
         plan_sizes([[{"op": "blur", "params": {"sigma": 1.0}}]], HR, HR)
 
 
+@pytest.mark.parametrize("op, params, message", [
+    ("modcrop", {"sf": 0}, "scale factor"),
+    ("blur", {"kind": "box", "size": 7}, "kind"),
+    ("downsample2", {"height": 10, "width": 10, "method": "lanczos"}, "unknown resize method"),
+    ("resize", {"height": 0, "width": 10, "method": "area"}, ">= 1 px"),
+    ("downsample2_shifted", {"sigma": 1.0, "sf": 0}, "scale factor"),
+    ("gaussian_noise", {"mode": "pink", "sigma": 0.1, "cov": None, "seed": 1}, "noise mode"),
+    ("speckle_noise", {"mode": "correlated", "sigma": 0.0, "cov": [[1.0]], "seed": 1}, "3x3"),
+    ("gaussian_noise", {"mode": "correlated", "sigma": 0.0, "cov": [[0.0] * 3] * 3, "seed": 1,
+                        "factor": [[float("nan")] * 3] * 3}, "finite 3x3"),
+    ("poisson_noise", {"scale": 0.0, "gray": False, "seed": 1}, "scale must be > 0"),
+    ("jpeg", {"quality": 0}, "quality"),
+    ("sharpen", {"radius": -3}, "USM radius"),
+])
+def test_bad_op_params_fail_before_any_pixel_work(batch: np.ndarray, op: str, params: dict,
+                                                   message: str) -> None:
+    """The params check themselves when a trace entry is parsed, so both backends reject them
+    by sample and step; the batched one while planning sizes, before touching a pixel."""
+    good = [plan_bsrgan(r, HR, HR, 4, PATCH, False) for r in rngs(2)]
+    bad = json.loads(json.dumps(good))
+    bad[1].insert(1, {"op": op, "params": params})
+    with pytest.raises(ValueError, match=rf"trace 1, step 1 \('{op}'\): .*{message}"):
+        plan_sizes(bad, HR, HR)
+    with pytest.raises(ValueError, match=rf"trace step 1 \('{op}'\): .*{message}"):
+        replay(batch[1], bad[1])
+
+
 # --------------------------------------------------------------------------- distribution
 def pair_statistics(lq: np.ndarray, hq: np.ndarray) -> tuple[float, float]:
     """PSNR of the LR against the area-downscaled HR, and log variance of the LR Laplacian."""
