@@ -253,7 +253,6 @@ def print_backends(pairs: int, repeats: int, seed: int) -> None:
     """The numpy pipeline in 2 worker processes next to the batched backend, same run."""
     import torch
 
-    devices = ["cuda"] if torch.cuda.is_available() else []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nbackends: degrade_bsrgan (ISP on), {HR_SIZE}x{HR_SIZE} HR -> {LQ_PATCH}x{LQ_PATCH} "
           f"LR, {pairs} pairs per entry, wall time, best of {repeats} (load average at start "
@@ -264,10 +263,12 @@ def print_backends(pairs: int, repeats: int, seed: int) -> None:
           f"{numpy_cpu:>13.1f}")
     # 2 threads: the issue's comparison (2 cores for either backend); 1 thread: the cost without
     # OpenMP threads waiting on each other, which a busy machine makes expensive
-    setups = [("cpu", 2), ("cpu", 1)] + [(d, 0) for d in devices if d != "cpu"]
+    setups = [("cpu", 2), ("cpu", 1)]
+    if torch.cuda.is_available():
+        setups.append(("cuda", 1))  # the thread count applies to the CPU only
     for device, threads in setups:
         result = measure_batched(device, BATCH_SIZES, pairs=pairs, repeats=repeats, seed=seed,
-                                 threads=threads or 1)
+                                 threads=threads)
         where = (f"CPU, {threads} thread{'s' * (threads > 1)}" if device == "cpu"
                  else torch.cuda.get_device_name())
         for batch, rate in result["pairs_per_s"].items():

@@ -181,7 +181,7 @@ def test_sharpen_matches_numpy(images: list[np.ndarray]) -> None:
     for g, (im, p) in enumerate(zip(big, params)):
         ref = apply_sharpen(im, p)
         diff = np.abs(sample(ours, g, im.shape[:2]) - ref).max(axis=2)
-        radius = p.radius + 1 if p.radius % 2 == 0 else p.radius
+        radius = p.kernel_size
         residual = np.abs(im - cv2.GaussianBlur(im, (radius, radius), 0)) * 255
         ties = (np.abs(residual - p.threshold) < 1e-3).any(axis=2).astype(np.uint8)
         reach = cv2.dilate(ties, np.ones((radius, radius), np.uint8)) > 0
@@ -316,6 +316,33 @@ def test_poisson_noise_statistics() -> None:
         batched_noise.poisson(flat, [(200, 200)], [PoissonNoiseParams(0.0, False, 1)])
 
 
+def test_poisson_noise_quantises_first_and_uses_bt601_luma() -> None:
+    """Off-grid colours: the mean is the 8-bit-quantised level of each channel (each ~1.4e-3
+    from the input, 5 sigma of the estimate away from the tolerance); per channel the variance
+    is level / scale; with ``gray`` one deviation map of variance luma / scale, luma the BT.601
+    mix of the quantised channels (equal weights would be 12 % off), is added to every channel.
+    A second sample of another size shares the group, as in the pipeline."""
+    values = torch.tensor([0.2013, 0.5034, 0.7985])
+    levels = torch.round(values * 255) / 255
+    scale, size = 2000.0, (200, 200)
+    group = torch.zeros(2, 3, 230, 210)
+    group[:, :, : size[0], : size[1]] = values[:, None, None]
+    for gray in (False, True):
+        params = [PoissonNoiseParams(scale, gray, seed=5), PoissonNoiseParams(scale, gray, 6)]
+        out = batched_noise.poisson(group, [size, (230, 210)], params)[0, :, : size[0], : size[1]]
+        torch.testing.assert_close(out.mean(dim=(1, 2)), levels, rtol=0, atol=5e-4)
+        deviation = out - levels[:, None, None]
+        if gray:
+            luma = torch.round((levels @ torch.tensor([0.299, 0.587, 0.114])) * 255) / 255
+            torch.testing.assert_close(deviation[1:], deviation[:1].expand(2, -1, -1),
+                                       rtol=0, atol=1e-6)
+            expected_var = torch.full((3,), float(luma) / scale)
+        else:
+            expected_var = levels / scale
+            assert abs(float(np.corrcoef(deviation[0].ravel(), deviation[1].ravel())[0, 1])) < 0.02
+        torch.testing.assert_close(deviation.var(dim=(1, 2)), expected_var, rtol=0.05, atol=0)
+
+
 # --------------------------------------------------------------------------- JPEG
 def test_jpeg_bytes_and_pixels_equal_opencv(images: list[np.ndarray]) -> None:
     """Measured: torchvision's libjpeg and OpenCV's write identical files on the CPU."""
@@ -399,6 +426,28 @@ def test_camera_noise_adds_raw_noise_of_the_sampled_level() -> None:
     out, hq = batched_isp.camera_noise(grey, [(64, 64)] * 2, grey.clone(), [quiet, loud])
     assert 3 * float(out[0].std()) < float(out[1].std())
     assert float(hq.std(dim=(2, 3)).max()) < 1e-6  # the target gets the colours, not the noise
+
+
+def test_raw_noise_has_the_heteroscedastic_variance_per_sample() -> None:
+    """``raw + sqrt(read + shot * raw) * N(0, 1)``: on flat RAW planes of two levels the
+    variance is read + shot * level (numpy's ``add_raw_noise`` law, checked on its statistics
+    since the generators differ); a noise-free camera in the same group keeps its plane exactly,
+    and the noise of a smaller sample stays inside its valid size."""
+    noisy, other = camera_params(2)
+    noisy = dataclasses.replace(noisy, shot_noise=4e-3, read_noise=2e-4)
+    silent = dataclasses.replace(other, shot_noise=0.0, read_noise=0.0)
+    raw = torch.zeros(3, 1, 256, 256)
+    raw[0, :, :128], raw[0, :, 128:] = 0.2, 0.7
+    raw[1], raw[2, :, :100, :90] = 0.5, 0.3
+    cam = batched_isp.CameraBatch.from_params([noisy, silent, noisy], CPU)
+    out = batched_isp.add_raw_noise(raw, [(256, 256), (256, 256), (100, 90)], cam)
+    for rows, level in ((slice(0, 128), 0.2), (slice(128, 256), 0.7)):
+        noise = out[0, 0, rows] - level
+        assert abs(float(noise.mean())) < 5 * (2e-4 + 4e-3 * level) ** 0.5 / 128
+        assert abs(float(noise.var()) / (2e-4 + 4e-3 * level) - 1) < 0.04
+    assert torch.equal(out[1], raw[1])
+    assert float(out[2, :, :100, :90].sub(0.3).std()) > 0.02
+    assert out[2, :, 100:].abs().sum() == 0 and out[2, :, :, 90:].abs().sum() == 0
 
 
 def test_camera_noise_rejects_images_below_one_bayer_tile() -> None:

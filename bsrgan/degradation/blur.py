@@ -22,6 +22,7 @@ from bsrgan.degradation.validation import check_image, check_scale_factor
 
 ANISOTROPIC_PROB = 0.5
 KERNEL_HALF_SIZES = (2, 11)  # size = 2 * U{2..11} + 3 -> 7..25
+BLUR_KINDS = ("anisotropic", "isotropic")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class BlurParams:
     theta: float = 0.0
     l1: float = 0.0
     l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in BLUR_KINDS:
+            raise ValueError(
+                f"BlurParams.kind must be 'anisotropic' or 'isotropic', got {self.kind!r}"
+            )
 
 
 def sample_blur(rng: np.random.Generator, sf: int = 4) -> BlurParams:
@@ -54,9 +61,7 @@ def blur_kernel(params: BlurParams) -> np.ndarray:
     """The (size, size) float64 kernel of a draw, summing to 1."""
     if params.kind == "anisotropic":
         return anisotropic_gaussian(params.size, params.theta, params.l1, params.l2)
-    if params.kind == "isotropic":
-        return isotropic_gaussian(params.size, params.sigma)
-    raise ValueError(f"BlurParams.kind must be 'anisotropic' or 'isotropic', got {params.kind!r}")
+    return isotropic_gaussian(params.size, params.sigma)
 
 
 def apply_blur(img: np.ndarray, params: BlurParams) -> np.ndarray:

@@ -28,6 +28,9 @@ class ShiftedDownsampleParams:
     sf: int
     size: int = KERNEL_SIZE
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sf", check_scale_factor(self.sf))
+
 
 def sample_shifted_downsample(rng: np.random.Generator, sf: int) -> ShiftedDownsampleParams:
     """sigma ~ U(0.1, 0.6 sf)."""
@@ -48,7 +51,7 @@ def apply_shifted_downsample(img: np.ndarray, params: ShiftedDownsampleParams) -
     those rows only.
     """
     img = check_image(img)
-    sf = check_scale_factor(params.sf)
+    sf = params.sf
     g = shift_kernel(gaussian_1d(params.size, params.sigma), sf)
     one = np.ones(1)
     rows = convolve_separable_reflect101(img, g, one)[::sf]

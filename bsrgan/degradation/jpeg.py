@@ -18,6 +18,10 @@ class JpegParams:
 
     quality: int
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"JPEG quality must be in 1..100, got {self.quality!r}")
+
 
 def sample_jpeg(rng: np.random.Generator) -> JpegParams:
     """Quality ~ U{30..95}."""
@@ -32,8 +36,6 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
 def apply_jpeg(img: np.ndarray, params: JpegParams) -> np.ndarray:
     """Encode as 8-bit JPEG and decode: (H, W, 3) float32 [0, 1] -> same, multiples of 1/255."""
     img = check_image(img)
-    if not 1 <= params.quality <= 100:
-        raise ValueError(f"JPEG quality must be in 1..100, got {params.quality!r}")
     bgr = np.ascontiguousarray(to_uint8(img)[..., ::-1])  # the codec's colour transform expects BGR
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(params.quality)])
     if not ok:

@@ -46,6 +46,19 @@ class GaussianNoiseParams:
     seed: int
     factor: list | None = None
 
+    def __post_init__(self) -> None:
+        if self.mode not in NOISE_MODES:
+            raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {self.mode!r}")
+        if self.mode != "correlated":
+            return
+        cov_shape = np.shape(self.cov)
+        if cov_shape != (3, 3):
+            raise ValueError(f"correlated noise needs a 3x3 covariance, got shape {cov_shape}")
+        if self.factor is not None:
+            factor = np.asarray(self.factor, dtype=np.float64)
+            if factor.shape != (3, 3) or not np.all(np.isfinite(factor)):
+                raise ValueError(f"noise factor must be a finite 3x3 matrix, got {self.factor!r}")
+
 
 @dataclass(frozen=True)
 class PoissonNoiseParams:
@@ -54,6 +67,10 @@ class PoissonNoiseParams:
     scale: float
     gray: bool
     seed: int
+
+    def __post_init__(self) -> None:
+        if not self.scale > 0:
+            raise ValueError(f"Poisson scale must be > 0, got {self.scale!r}")
 
 
 def _draw_seed(rng: np.random.Generator) -> int:
@@ -99,13 +116,9 @@ def correlated_noise_factor(cov: np.ndarray) -> np.ndarray:
 
 def noise_factor(params: GaussianNoiseParams) -> np.ndarray:
     """The (3, 3) float32 colour factor of a "correlated" draw: stored, else from ``cov``."""
-    if params.factor is not None:
-        factor = np.asarray(params.factor, dtype=np.float64)
-        if factor.shape != (3, 3) or not np.all(np.isfinite(factor)):
-            raise ValueError(f"noise factor must be a finite 3x3 matrix, got {params.factor!r}")
-    else:  # a trace from before the factor was stored
-        factor = correlated_noise_factor(np.asarray(params.cov, dtype=np.float64))
-    return factor.astype(np.float32)
+    if params.factor is None:  # a trace from before the factor was stored
+        return correlated_noise_factor(params.cov).astype(np.float32)
+    return np.asarray(params.factor, dtype=np.float32)
 
 
 def sample_speckle_noise(rng: np.random.Generator) -> GaussianNoiseParams:
@@ -121,9 +134,7 @@ def noise_field(shape: tuple[int, int], params: GaussianNoiseParams) -> np.ndarr
         return gen.standard_normal((h, w, 3), dtype=np.float32) * np.float32(params.sigma)
     if params.mode == "gray":
         return gen.standard_normal((h, w, 1), dtype=np.float32) * np.float32(params.sigma)
-    if params.mode == "correlated":
-        return gen.standard_normal((h, w, 3), dtype=np.float32) @ noise_factor(params)
-    raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {params.mode!r}")
+    return gen.standard_normal((h, w, 3), dtype=np.float32) @ noise_factor(params)
 
 
 def apply_gaussian_noise(img: np.ndarray, params: GaussianNoiseParams) -> np.ndarray:
@@ -151,8 +162,6 @@ def sample_poisson_noise(rng: np.random.Generator) -> PoissonNoiseParams:
 def apply_poisson_noise(img: np.ndarray, params: PoissonNoiseParams) -> np.ndarray:
     """Shot noise on the 8-bit-quantised image, clipped: (H, W, 3) float32 [0, 1] -> same."""
     img = check_image(img)
-    if not params.scale > 0:
-        raise ValueError(f"Poisson scale must be > 0, got {params.scale!r}")
     gen = np.random.default_rng(params.seed)
     img = np.round(np.clip(img, 0.0, 1.0) * 255.0) / 255.0
     if params.gray:

@@ -60,6 +60,9 @@ class ModcropParams:
 
     sf: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sf", check_scale_factor(self.sf))
+
 
 @dataclass(frozen=True)
 class CropParams:
@@ -70,26 +73,31 @@ class CropParams:
     size: int
     sf: int
 
+    def check_fits(self, lq_size: tuple[int, int], hq_size: tuple[int, int]) -> None:
+        """ValueError unless the patch pair lies inside LQ and HQ images of these (h, w)."""
+        t, l, p, sf = self.top, self.left, self.size, self.sf
+        if t < 0 or l < 0 or t + p > lq_size[0] or l + p > lq_size[1]:
+            raise ValueError(
+                f"crop {p}x{p} at ({t}, {l}) does not fit the LQ image {lq_size[0]}x{lq_size[1]}"
+            )
+        if (t + p) * sf > hq_size[0] or (l + p) * sf > hq_size[1]:
+            raise ValueError(
+                f"crop {p * sf}x{p * sf} at ({t * sf}, {l * sf}) does not fit the HQ image "
+                f"{hq_size[0]}x{hq_size[1]}"
+            )
+
 
 def apply_modcrop(img: Image, params: ModcropParams) -> Image:
     """(H, W, 3) -> (H - H % sf, W - W % sf, 3), a view."""
-    sf = check_scale_factor(params.sf)
+    sf = params.sf
     h, w = img.shape[:2]
     return img[: h - h % sf, : w - w % sf]
 
 
 def apply_crop(lq: Image, hq: Image, params: CropParams) -> tuple[Image, Image]:
     """Cut the aligned patch pair (copies)."""
+    params.check_fits(lq.shape[:2], hq.shape[:2])
     t, l, p, sf = params.top, params.left, params.size, params.sf
-    if t < 0 or l < 0 or t + p > lq.shape[0] or l + p > lq.shape[1]:
-        raise ValueError(
-            f"crop {p}x{p} at ({t}, {l}) does not fit the LQ image {lq.shape[0]}x{lq.shape[1]}"
-        )
-    if (t + p) * sf > hq.shape[0] or (l + p) * sf > hq.shape[1]:
-        raise ValueError(
-            f"crop {p * sf}x{p * sf} at ({t * sf}, {l * sf}) does not fit the HQ image "
-            f"{hq.shape[0]}x{hq.shape[1]}"
-        )
     lq_patch = lq[t : t + p, l : l + p].copy()
     hq_patch = hq[t * sf : (t + p) * sf, l * sf : (l + p) * sf].copy()
     return lq_patch, hq_patch

@@ -28,6 +28,12 @@ class ResizeParams:
     width: int
     method: str
 
+    def __post_init__(self) -> None:
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"resize target must be >= 1 px, got {self.height}x{self.width}")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown resize method {self.method!r}; expected one of {METHODS}")
+
 
 def sample_cv2_method(rng: np.random.Generator) -> str:
     """Uniform draw from the three OpenCV interpolations the release uses."""
@@ -37,17 +43,13 @@ def sample_cv2_method(rng: np.random.Generator) -> str:
 def apply_resize(img: np.ndarray, params: ResizeParams) -> np.ndarray:
     """(H, W, 3) float32 [0, 1] -> (height, width, 3) float32 [0, 1]."""
     img = check_image(img)
-    if params.height < 1 or params.width < 1:
-        raise ValueError(f"resize target must be >= 1 px, got {params.height}x{params.width}")
     if params.method == "matlab_bicubic":
         out = imresize(img, output_shape=(params.height, params.width))
-    elif params.method in CV2_METHODS:
+    else:
         out = cv2.resize(
             img, (params.width, params.height), interpolation=CV2_METHODS[params.method]
         )
         out = out.reshape(params.height, params.width, img.shape[2])
-    else:
-        raise ValueError(f"unknown resize method {params.method!r}; expected one of {METHODS}")
     return np.clip(out, 0.0, 1.0, out=out)
 
 

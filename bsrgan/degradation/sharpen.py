@@ -18,6 +18,15 @@ class SharpenParams:
     radius: int = 50
     threshold: float = 10.0
 
+    def __post_init__(self) -> None:
+        if self.kernel_size < 1:
+            raise ValueError(f"USM radius must be >= 1, got {self.radius!r}")
+
+    @property
+    def kernel_size(self) -> int:
+        """Side of the Gaussian window: ``radius``, made odd by adding 1 (as the release)."""
+        return self.radius + 1 if self.radius % 2 == 0 else self.radius
+
 
 def apply_sharpen(img: np.ndarray, params: SharpenParams = SharpenParams()) -> np.ndarray:
     """Sharpen where the high-pass residual exceeds the threshold (soft mask).
@@ -26,9 +35,7 @@ def apply_sharpen(img: np.ndarray, params: SharpenParams = SharpenParams()) -> n
     indicator of |I - B| * 255 > threshold. (H, W, 3) float32 [0, 1] -> same.
     """
     img = check_image(img)
-    radius = params.radius + 1 if params.radius % 2 == 0 else params.radius
-    if radius < 1:
-        raise ValueError(f"USM radius must be >= 1, got {params.radius!r}")
+    radius = params.kernel_size
     blurred = cv2.GaussianBlur(img, (radius, radius), 0)
     residual = img - blurred
     mask = (np.abs(residual) * 255.0 > params.threshold).astype(np.float32)

@@ -19,7 +19,6 @@ from bsrgan.degradation.blur import BlurParams, blur_kernel
 from bsrgan.degradation.downsample import ShiftedDownsampleParams
 from bsrgan.degradation.kernels import gaussian_1d, shift_kernel, trim_kernel
 from bsrgan.degradation.sharpen import SharpenParams
-from bsrgan.degradation.validation import check_scale_factor
 
 
 def blur(images: torch.Tensor, sizes: Sequence[Size],
@@ -29,9 +28,6 @@ def blur(images: torch.Tensor, sizes: Sequence[Size],
     Isotropic kernels run as two 1-D passes, anisotropic ones as one 2-D pass (one grouped
     convolution per kind); negligible outer taps are trimmed as in the numpy backend.
     """
-    unknown = {p.kind for p in params} - {"isotropic", "anisotropic"}
-    if unknown:
-        raise ValueError(f"BlurParams.kind must be 'anisotropic' or 'isotropic', got {unknown}")
     out = torch.empty_like(images)
     for kind in ("isotropic", "anisotropic"):
         members = [i for i, p in enumerate(params) if p.kind == kind]
@@ -57,7 +53,7 @@ def shifted_downsample(images: torch.Tensor, sizes: Sequence[Size],
     Samples with different ``sf`` run in separate strided convolutions. Returns the images
     (clipped to [0, 1]) and their new valid sizes.
     """
-    sfs = [check_scale_factor(p.sf) for p in params]
+    sfs = [p.sf for p in params]
     new_sizes = [(-(-h // sf), -(-w // sf)) for (h, w), sf in zip(sizes, sfs)]
     out_h = max(s[0] for s in new_sizes)
     out_w = max(s[1] for s in new_sizes)
@@ -87,13 +83,7 @@ def sharpen(images: torch.Tensor, sizes: Sequence[Size],
     out = m * clip(I + w (I - B)) + (1 - m) * I with B the Gaussian blur of I and m the blurred
     indicator of ``|I - B| * 255 > threshold``. (G, C, h, w) -> same, in [0, 1].
     """
-    radii = []
-    for p in params:
-        radius = p.radius + 1 if p.radius % 2 == 0 else p.radius
-        if radius < 1:
-            raise ValueError(f"USM radius must be >= 1, got {p.radius!r}")
-        radii.append(radius)
-    taps = stack_kernels([usm_kernel(r) for r in radii], images.device)
+    taps = stack_kernels([usm_kernel(p.kernel_size) for p in params], images.device)
     weight = per_sample([p.weight for p in params], images.device)
     threshold = per_sample([p.threshold for p in params], images.device)
     residual = images - convolve_separable(images, sizes, taps, taps)

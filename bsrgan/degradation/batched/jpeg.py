@@ -32,9 +32,6 @@ def jpeg(images: torch.Tensor, sizes: Sequence[Size], params: Sequence[JpegParam
 
     (G, 3, h, w) float32 [0, 1] -> same shape, multiples of 1/255 inside each valid size.
     """
-    for p in params:
-        if not 1 <= p.quality <= 100:
-            raise ValueError(f"JPEG quality must be in 1..100, got {p.quality!r}")
     pixels = to_uint8(images)
     encoded: list[torch.Tensor | None] = [None] * len(params)
     with warnings.catch_warnings():

@@ -16,7 +16,6 @@ import torch
 from bsrgan.degradation.batched.canvas import Size
 from bsrgan.degradation.noise import (
     LUMA_WEIGHTS,
-    NOISE_MODES,
     GaussianNoiseParams,
     PoissonNoiseParams,
     noise_factor,
@@ -37,10 +36,10 @@ def standard_normal(seeds: Sequence[int], shapes: Sequence[tuple[int, int, int]]
         shapes: (channels, h, w) per sample.
         out_shape: (G, C, H, W) of the zero-padded result.
     """
-    out = torch.zeros(out_shape, device=device)
+    out = torch.zeros(out_shape, dtype=torch.float32, device=device)
     for g, (seed, (c, h, w)) in enumerate(zip(seeds, shapes)):
         out[g, :c, :h, :w] = torch.randn((c, h, w), generator=generator(seed, device),
-                                         device=device)
+                                         dtype=torch.float32, device=device)
     return out
 
 
@@ -56,10 +55,8 @@ def colour_factors(params: Sequence[GaussianNoiseParams]) -> np.ndarray:
             out[g] = np.eye(3, dtype=np.float32) * np.float32(p.sigma)
         elif p.mode == "gray":
             out[g, 0, :] = np.float32(p.sigma)
-        elif p.mode == "correlated":
+        else:  # "correlated" (GaussianNoiseParams checks its mode)
             out[g] = noise_factor(p)
-        else:
-            raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {p.mode!r}")
     return out
 
 
@@ -95,9 +92,6 @@ def poisson(images: torch.Tensor, sizes: Sequence[Size],
     Per sample: ``scale`` photons per unit intensity, counts ~ Poisson(img * scale) per channel,
     or, with ``gray``, one luma (BT.601) count map whose deviation is added to all channels.
     """
-    for p in params:
-        if not p.scale > 0:
-            raise ValueError(f"Poisson scale must be > 0, got {p.scale!r}")
     device = images.device
     img = torch.round(images.clamp(0.0, 1.0) * 255.0) / 255.0
     luma_weights = torch.tensor(LUMA_WEIGHTS, dtype=torch.float32, device=device)

@@ -1,8 +1,9 @@
 """How each trace op runs on the batched backend: output sizes and group runners.
 
 :data:`BATCH_OPS` maps every op name of :data:`bsrgan.degradation.OPS` to a :class:`BatchOp`:
-its kind (ops of one kind run together), how it changes the (lq, hq) sizes -- checked on the
-CPU before any pixel work -- and the runner that applies it to a group of samples held in the
+its kind (ops of one kind run together), how it changes the (lq, hq) sizes -- worked out on
+the CPU before any pixel work, where the params have already checked themselves when the trace
+entry was parsed -- and the runner that applies it to a group of samples held in the
 LQ and HQ canvases.
 """
 
@@ -21,8 +22,6 @@ from bsrgan.degradation.batched.isp import camera_noise
 from bsrgan.degradation.batched.jpeg import jpeg
 from bsrgan.degradation.batched.resize import resize
 from bsrgan.degradation.pipelines import OPS
-from bsrgan.degradation.resize import METHODS
-from bsrgan.degradation.validation import check_scale_factor
 
 Sizes = tuple[Size, Size]  # (lq size, hq size) of one sample
 
@@ -41,7 +40,7 @@ def _same(params: Any, sizes: Sizes) -> Sizes:
 
 
 def _modcrop_size(params: Any, sizes: Sizes) -> Sizes:
-    sf = check_scale_factor(params.sf)
+    sf = params.sf
     return tuple((h - h % sf, w - w % sf) for h, w in sizes)  # type: ignore[return-value]
 
 
@@ -50,15 +49,11 @@ def _sharpen_size(params: Any, sizes: Sizes) -> Sizes:
 
 
 def _resize_size(params: Any, sizes: Sizes) -> Sizes:
-    if params.height < 1 or params.width < 1:
-        raise ValueError(f"resize target must be >= 1 px, got {params.height}x{params.width}")
-    if params.method not in METHODS:
-        raise ValueError(f"unknown resize method {params.method!r}; expected one of {METHODS}")
     return (params.height, params.width), sizes[1]
 
 
 def _shifted_size(params: Any, sizes: Sizes) -> Sizes:
-    sf = check_scale_factor(params.sf)
+    sf = params.sf
     (h, w), hq = sizes
     return (-(-h // sf), -(-w // sf)), hq
 
@@ -70,13 +65,8 @@ def _camera_size(params: Any, sizes: Sizes) -> Sizes:
 
 
 def _crop_size(params: Any, sizes: Sizes) -> Sizes:
-    t, l, p, sf = params.top, params.left, params.size, params.sf
-    (h, w), (hh, hw) = sizes
-    if t < 0 or l < 0 or t + p > h or l + p > w:
-        raise ValueError(f"crop {p}x{p} at ({t}, {l}) does not fit the LQ image {h}x{w}")
-    if (t + p) * sf > hh or (l + p) * sf > hw:
-        raise ValueError(f"crop {p * sf}x{p * sf} at ({t * sf}, {l * sf}) does not fit the HQ "
-                         f"image {hh}x{hw}")
+    params.check_fits(*sizes)
+    p, sf = params.size, params.sf
     return (p, p), (p * sf, p * sf)
 
 

@@ -133,17 +133,23 @@ def _check_rngs(rngs: Sequence[np.random.Generator] | None, count: int) -> list:
 
 
 @contextmanager
-def _convolution_settings():
-    """cuDNN without autotuning or TF32 while degrading.
+def _float32_settings():
+    """Full float32 convolutions and matmuls, and no cuDNN autotuning, while degrading.
 
-    Group shapes change from batch to batch, so ``cudnn.benchmark`` would re-tune for nearly
-    every call, and TF32 would cost the equivalence with the numpy backend. Other settings are
-    kept; the previous ones are restored on exit.
+    TF32 (10-bit mantissa) in the convolutions or in the matmuls (resizes, colour matrices)
+    would cost the equivalence with the numpy backend, whatever the training step allows
+    itself; group shapes change from batch to batch, so ``cudnn.benchmark`` would re-tune for
+    nearly every call. Other settings are kept; the previous ones are restored on exit.
     """
     cudnn = torch.backends.cudnn
+    matmul_precision = torch.get_float32_matmul_precision()
     with cudnn.flags(enabled=cudnn.enabled, benchmark=False, deterministic=cudnn.deterministic,
                      allow_tf32=False):
-        yield
+        torch.set_float32_matmul_precision("highest")
+        try:
+            yield
+        finally:
+            torch.set_float32_matmul_precision(matmul_precision)
 
 
 def _apply(hr: torch.Tensor, traces: Sequence[Trace]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +162,7 @@ def _apply(hr: torch.Tensor, traces: Sequence[Trace]) -> tuple[torch.Tensor, tor
     plans = plan_sizes(traces, height, width)
     full = [(height, width)] * b
     pair = Pair(Canvas(hr.clone(), list(full)), Canvas(hr.clone(), list(full)))
-    with torch.no_grad(), _convolution_settings():
+    with torch.no_grad(), _float32_settings():
         for kind, members in schedule([[BATCH_OPS[s.name].kind for s in p] for p in plans]):
             index = [sample for sample, _ in members]
             steps = [plans[sample][i] for sample, i in members]
