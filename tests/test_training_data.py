@@ -86,6 +86,19 @@ def test_file_lists_resolve_relative_paths_and_report_missing_entries(tmp_path: 
     assert found.missing == [f"{listing}: photos/gone.png"]
 
 
+def test_file_list_folder_entries_follow_the_face_rule_and_the_exclusion(tmp_path: Path) -> None:
+    write_photos(tmp_path / "data", {"ffhq/00000/1.png": (40, 40), "div2k/2.png": (40, 40),
+                                     "div2k/out/3.png": (40, 40)})
+    listing = _write(tmp_path / "data" / "list.txt", "ffhq/00000\ndiv2k\ndiv2k/out/3.png\n")
+    found = discover_hr_images(listing)
+    assert {img.name: img.face for img in found.images} == {
+        "1.png": True, "2.png": False, "out/3.png": False}
+    assert found.duplicates == 1  # div2k/out/3.png, listed and inside a listed folder
+    # an output folder inside a listed folder is never read back as input (bsrgan prepare)
+    kept = discover_hr_images(listing, exclude=tmp_path / "data" / "div2k" / "out")
+    assert [img.name for img in kept.images] == ["1.png", "2.png"]
+
+
 @pytest.mark.parametrize("name, face", [("ffhq", True), ("FFHQ_2000", True), ("faces", True),
                                         ("face-crops", True), ("surfaces", False),
                                         ("facebook", False), ("div2k", False)])
