@@ -211,6 +211,24 @@ def test_prepare_is_resumable_and_redoes_only_what_changed(tmp_path: Path) -> No
     assert prepare([src], src / "prepared", settings=settings, progress=False).up_to_date == 3
 
 
+def test_prepare_redoes_a_source_whose_sub_image_names_moved(tmp_path: Path) -> None:
+    """a.bmp added next to a.png takes the name a_sNNN.png (it sorts first): a.png is cut again
+    as a_png_sNNN.png instead of keeping rows that now point at a.bmp's tiles."""
+    src, out = tmp_path / "HR", tmp_path / "out"
+    settings = PrepareSettings(crop=64, step=32)
+    write_photos(src, {"a.png": (100, 100)})
+    prepare([src], out, settings=settings, workers=1, progress=False)
+    imwrite(src / "a.bmp", photo(100, 100, seed=5))
+    report = prepare([src], out, settings=settings, workers=1, progress=False)
+    assert report.processed == 2 and report.subimages == 18
+    rows = read_manifest(out / "manifest.tsv")
+    assert len({r.subimage for r in rows}) == 18
+    for r in rows:
+        tile = imread(out / r.subimage)
+        assert np.array_equal(tile, imread(r.source)[r.top:r.top + 64, r.left:r.left + 64])
+        assert hashlib.sha256((out / r.subimage).read_bytes()).hexdigest() == r.sha256
+
+
 def test_prepare_keeps_16_bit_and_can_keep_small_images_whole(tmp_path: Path) -> None:
     src = tmp_path / "HR"
     src.mkdir()

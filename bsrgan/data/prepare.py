@@ -323,8 +323,11 @@ def _up_to_date(task: _Task, stat: os.stat_result, state: dict[str, SourceState]
         return True
     if old.status != "ok":
         return False
-    rows = rows_by_source.get(task.source, [])
-    return len(rows) == old.tiles and all((out / r.subimage).is_file() for r in rows)
+    # the names must be this run's: a stem moves when a name clash appears (a.bmp added next to
+    # a.png) or sources are given in another order, and then another source may cut to the old one
+    names = {r.subimage for r in rows_by_source.get(task.source, [])}
+    return (names == {tile_name(task.stem, k) for k in range(1, old.tiles + 1)}
+            and all((out / name).is_file() for name in names))
 
 
 # ----------------------------------------------------------------------------- cutting
@@ -397,7 +400,7 @@ def _cut(task: _Task) -> tuple[SourceState, list[ManifestRow]]:
             state.status, state.message = "failed", f"PNG encoding failed for tile {k}"
             return state, []
         data = encoded.tobytes()
-        rel = f"{task.stem}_s{k:03d}.png"
+        rel = tile_name(task.stem, k)
         _write(out / rel, data)
         rows.append(ManifestRow(rel, task.source, top, left, h, w, task.face,
                                 hashlib.sha256(data).hexdigest()))
@@ -406,6 +409,11 @@ def _cut(task: _Task) -> tuple[SourceState, list[ManifestRow]]:
     if not boxes:
         state.status = "too_small"
     return state, rows
+
+
+def tile_name(stem: str, k: int) -> str:
+    """File of tile ``k`` (1-based) of the source whose sub-images are named ``stem``."""
+    return f"{stem}_s{k:03d}.png"
 
 
 def _write(path: Path, data: bytes) -> None:
