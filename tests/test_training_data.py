@@ -229,6 +229,20 @@ def test_prepare_redoes_a_source_whose_sub_image_names_moved(tmp_path: Path) -> 
         assert hashlib.sha256((out / r.subimage).read_bytes()).hexdigest() == r.sha256
 
 
+def test_prepare_removes_every_stale_tile_of_a_shrunk_source(tmp_path: Path) -> None:
+    """Past tile 999 (_s1000.png) and with glob characters in the name (a[1] is not a1)."""
+    src, out = tmp_path / "HR", tmp_path / "out"
+    settings = PrepareSettings(crop=8, step=8)
+    write_photos(src, {"a[1].png": (256, 256), "a1.png": (16, 16)})
+    assert prepare([src], out, settings=settings, workers=1, progress=False).subimages == 1024 + 4
+    assert (out / "HR" / "a[1]_s1024.png").is_file()
+    imwrite(src / "a[1].png", photo(16, 24, seed=3))
+    os.utime(src / "a[1].png", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert prepare([src], out, settings=settings, workers=1, progress=False).subimages == 6 + 4
+    assert sorted(p.name for p in (out / "HR").iterdir()) == (
+        [f"a1_s00{k}.png" for k in range(1, 5)] + [f"a[1]_s00{k}.png" for k in range(1, 7)])
+
+
 def test_prepare_keeps_16_bit_and_can_keep_small_images_whole(tmp_path: Path) -> None:
     src = tmp_path / "HR"
     src.mkdir()

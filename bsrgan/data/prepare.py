@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import glob
 import hashlib
 import io
 import json
@@ -428,9 +429,10 @@ def _remove_stale_tiles(out: Path, stem: str, keep: set[str]) -> None:
     name = PurePosixPath(stem).name
     if not folder.is_dir():
         return
-    for path in folder.glob(f"{name}_s[0-9][0-9][0-9].png"):
+    for path in folder.glob(f"{glob.escape(name)}_s*.png"):
+        number = path.name[len(name) + 2:-4]  # 001 ... 999, 1000 ...
         rel = str(PurePosixPath(stem).parent / path.name)
-        if rel not in keep:
+        if number.isdigit() and rel not in keep:
             path.unlink(missing_ok=True)
 
 
