@@ -243,6 +243,52 @@ def test_prepare_removes_every_stale_tile_of_a_shrunk_source(tmp_path: Path) -> 
         [f"a1_s00{k}.png" for k in range(1, 5)] + [f"a[1]_s00{k}.png" for k in range(1, 7)])
 
 
+def test_an_interrupted_prepare_keeps_the_finished_sources(tmp_path: Path, monkeypatch) -> None:
+    import bsrgan.data.prepare as prep
+
+    src, out = tmp_path / "HR", tmp_path / "out"
+    settings = PrepareSettings(crop=64, step=32)
+    write_photos(src, {f"{i}.png": (100, 100) for i in range(4)})
+    cut, calls = prep._cut, []
+
+    def cut_until_ctrl_c(task):
+        calls.append(task.source)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return cut(task)
+
+    monkeypatch.setattr(prep, "_cut", cut_until_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        prepare([src], out, settings=settings, workers=1, progress=False)
+    assert {Path(r.source).name for r in read_manifest(out / "manifest.tsv")} == {"0.png", "1.png"}
+    monkeypatch.setattr(prep, "_cut", cut)
+    again = prepare([src], out, settings=settings, workers=1, progress=False)
+    assert again.up_to_date == 2 and again.processed == 2 and again.subimages == 4 * 9
+
+
+def test_an_interrupted_process_pool_drops_the_queued_images(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C in the parent: the workers finish what they hold, not the whole queue."""
+    import bsrgan.data.prepare as prep
+
+    src, out = tmp_path / "HR", tmp_path / "out"
+    write_photos(src, {f"{i:02d}.png": (300, 300) for i in range(12)})  # 225 tiles each
+    write, calls = prep.write_manifest, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(prep, "CHECKPOINT_EVERY_S", -1.0)  # checkpoint after the first image
+    monkeypatch.setattr(prep, "write_manifest", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        prepare([src], out, settings=PrepareSettings(crop=64, step=16), workers=2, progress=False)
+    cut = {p.name.split("_s")[0] for p in (out / "HR").glob("*.png")}
+    assert 1 <= len(cut) <= 6  # 12 without cancelling the queue
+    assert {Path(r.source).stem for r in read_manifest(out / "manifest.tsv")} <= cut
+
+
 def test_prepare_keeps_16_bit_and_can_keep_small_images_whole(tmp_path: Path) -> None:
     src = tmp_path / "HR"
     src.mkdir()

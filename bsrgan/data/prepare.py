@@ -16,10 +16,12 @@ The output folder holds the sub-images (``<source folder name>/<relative path>_s
 size, modification time, tiles, status) and ``prepare.json`` (the settings). A source whose
 size and modification time match ``sources.tsv`` and whose sub-images exist is not touched
 again, so a second run over the same inputs does no work, and an interrupted run continues
-where it stopped (both tables are checkpointed every few seconds, atomically).
+where it stopped (both tables are checkpointed every few seconds and when the run stops,
+atomically; an interrupted process pool finishes only the images already handed to its workers).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -215,15 +217,18 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
 
     if todo or report.dropped or not manifest.is_file():
         last = time.monotonic()
-        for st, rows in _run(todo, workers, progress):
-            state[st.source] = st
-            rows_by_source[st.source] = rows
-            report.processed += 1
-            report.written += len(rows)
-            if time.monotonic() - last > CHECKPOINT_EVERY_S:
-                checkpoint()
-                last = time.monotonic()
-        checkpoint()
+        try:  # an interruption (Ctrl-C, an error) keeps what was finished for the next run
+            with contextlib.closing(_run(todo, workers, progress)) as results:
+                for st, rows in results:
+                    state[st.source] = st
+                    rows_by_source[st.source] = rows
+                    report.processed += 1
+                    report.written += len(rows)
+                    if time.monotonic() - last > CHECKPOINT_EVERY_S:
+                        checkpoint()
+                        last = time.monotonic()
+        finally:
+            checkpoint()
     for st in state.values():
         if st.status == "too_small":
             report.too_small.append(st.source)
@@ -350,13 +355,16 @@ def _run(tasks: list[_Task], workers: int | None, progress: bool):
         import multiprocessing
 
         # spawn: forking a process whose OpenCV thread pool has run can deadlock the children
-        with ProcessPoolExecutor(max_workers=min(n, len(tasks)),
-                                 mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(n, len(tasks)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+        try:
             futures = [pool.submit(_cut, task) for task in tasks]
             for future in as_completed(futures):
                 bar.update(1)
                 yield future.result()
+        finally:  # stopped early: drop the queued images (a plain `with` would cut them all)
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
 
