@@ -325,6 +325,23 @@ def test_cli_prepare_says_when_there_is_nothing_to_do(tmp_path: Path, capsys) ->
     assert "HR source not found" in capsys.readouterr().err
 
 
+def test_prepare_refuses_sources_without_images_and_names_empty_ones(tmp_path: Path,
+                                                                      capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    listing = _write(tmp_path / "list.txt", "gone.png\n")
+    with pytest.raises(ValueError, match=r"no image found in .*empty, .*list.txt .*1 listed "
+                                         r"files do not exist, e.g. .*gone.png"):
+        prepare([tmp_path / "empty", listing], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    write_photos(tmp_path / "HR", {"a.png": (70, 70)})
+    report = prepare([tmp_path / "HR", tmp_path / "empty"], tmp_path / "out",
+                     settings=PrepareSettings(crop=64, step=32), workers=1, progress=False)
+    assert report.subimages == 4 and report.empty == [str(tmp_path / "empty")]
+    assert f"1 sources hold no image: {tmp_path / 'empty'}" in report.summary()
+    assert main(["prepare", str(tmp_path / "empty"), "-o", str(tmp_path / "o2")]) == 2
+    assert "no image found in" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- dataset
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from bsrgan.data.discovery import HRImage, discover_hr_images
 from bsrgan.data.manifest import MANIFEST_NAME, ManifestRow, read_manifest, write_manifest
+from bsrgan.io import IMAGE_EXTENSIONS
 from bsrgan.utils.atomic import atomic_path, atomic_write_text
 
 DEFAULT_CROP = 480
@@ -96,6 +97,7 @@ class PrepareReport:
     too_small: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # list entries whose file does not exist
+    empty: list[str] = field(default_factory=list)  # sources that hold no image
     dropped: int = 0  # manifest rows of sources no longer given (rows dropped, files kept)
     seconds: float = 0.0
 
@@ -129,6 +131,8 @@ class PrepareReport:
             lines.append(f"failed: {path}: {reason}")
         if self.missing:
             lines.append(f"{len(self.missing)} listed files do not exist, e.g. {self.missing[0]}")
+        if self.empty:
+            lines.append(f"{len(self.empty)} sources hold no image: {', '.join(self.empty)}")
         if self.dropped:
             lines.append(f"{self.dropped} manifest rows of sources not given this time were "
                          "dropped (their files were kept)")
@@ -182,7 +186,8 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
         ``failed`` (and retried by the next run).
 
     Raises:
-        ValueError: the settings differ from those ``out`` was prepared with, or bad settings.
+        ValueError: no source holds an image, the settings differ from those ``out`` was
+            prepared with, or bad settings.
         FileNotFoundError: a source does not exist.
     """
     started = time.perf_counter()
@@ -190,12 +195,17 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     settings.check()
     out = Path(out).expanduser().resolve()
     _check_not_inside_sources(out, sources)
+    report = PrepareReport(out=out, settings=settings)
+    tasks, stats = _plan(sources, out, settings, faces, report)
+    if not tasks:
+        listed = (f"; {len(report.missing)} listed files do not exist, e.g. {report.missing[0]}"
+                  if report.missing else "")
+        raise ValueError(f"no image found in {', '.join(str(s) for s in sources)} (looked for "
+                         f"{', '.join(sorted(IMAGE_EXTENSIONS))} files, in folders recursively)"
+                         + listed)
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
-    report = PrepareReport(out=out, settings=settings)
-
-    tasks, stats, missing = _plan(sources, out, settings, faces)
-    report.sources, report.missing = len(tasks), missing
+    report.sources = len(tasks)
     state = _read_sources(out / SOURCES_NAME)
     rows_by_source: dict[str, list[ManifestRow]] = {}
     manifest = out / MANIFEST_NAME
@@ -273,18 +283,19 @@ def _check_settings(out: Path, settings: PrepareSettings) -> None:
 
 
 def _plan(sources: Sequence[str | os.PathLike[str]], out: Path, settings: PrepareSettings,
-          faces: Sequence[str | os.PathLike[str]]
-          ) -> tuple[list[_Task], dict[str, os.stat_result], list[str]]:
-    """One task per distinct source image, with a stable output name."""
+          faces: Sequence[str | os.PathLike[str]], report: PrepareReport
+          ) -> tuple[list[_Task], dict[str, os.stat_result]]:
+    """One task per distinct source image, with a stable output name; the missing list
+    entries and the sources without images go to ``report``."""
     tasks: list[_Task] = []
     stats: dict[str, os.stat_result] = {}
-    missing: list[str] = []
     used_roots: set[str] = set()
     used_stems: set[str] = set()
     for src in sources:
         found = discover_hr_images(src, faces=faces, exclude=out)
-        missing += found.missing
+        report.missing += found.missing
         if not found.images:
+            report.empty.append(str(src))
             continue
         root = _root_of(Path(src).expanduser(), found.images)
         key = _unique(root.name or "images", used_roots)
@@ -302,7 +313,7 @@ def _plan(sources: Sequence[str | os.PathLike[str]], out: Path, settings: Prepar
                 stem = str(PurePosixPath(key, *rel.parent.parts, rel.name.replace(".", "_")))
             used_stems.add(stem)
             tasks.append(_Task(source, str(out), stem, image.face, settings))
-    return tasks, stats, missing
+    return tasks, stats
 
 
 def _root_of(source: Path, images: list[HRImage]) -> Path:
