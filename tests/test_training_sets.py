@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import re
+import shutil
 import socket
 import tarfile
 import threading
@@ -27,6 +28,7 @@ from bsrgan.assets.training_sets import (
     TRAINING_SETS,
     TrainingSet,
     fetch_training_set,
+    is_unpacked,
 )
 from bsrgan.assets.unpack import unpack_images
 from bsrgan.cli import main
@@ -278,6 +280,15 @@ def test_manual_set_explains_what_to_download_then_accepts_a_folder(tmp_path: Pa
     (mine / tset.expected[0]).write_bytes(b"changed")
     with pytest.raises(AssetError, match="differ from the sha256 recorded"):
         fetch_training_set(tset, path=mine, settings=st)
+    # put into the cache by hand, in FFHQ's release layout: `fetch --list` shows it as cached
+    cached = st.home / "training" / "faces-toy"
+    assert not is_unpacked(tset, st)
+    shutil.copytree(mine, cached / "images1024x1024")
+    (cached / "images1024x1024" / tset.expected[0]).write_bytes(_payload(100, seed=0))
+    assert is_unpacked(tset, st)
+    assert fetch_training_set(tset, settings=st) == cached / "images1024x1024"
+    (cached / "images1024x1024" / tset.expected[1]).unlink()
+    assert not is_unpacked(tset, st)
 
 
 def test_cli_lists_the_training_sets_with_urls_and_sizes(tmp_path: Path, monkeypatch,
