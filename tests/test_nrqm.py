@@ -15,7 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from nrqm_fixture import synthetic_forest, write_model, write_synthetic_nrqm_model
+from nrqm_fixture import (
+    pyiqa_nrqm_with_features,
+    synthetic_forest,
+    synthetic_model_for,
+    write_model,
+)
 
 from bsrgan.metrics import MetricUnavailable, create, perceptual_index
 from bsrgan.metrics.nrqm import (
@@ -67,38 +72,18 @@ def lumas(crops: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def model_path(lumas: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic NRQM_model.mat whose trees split between the crops' features."""
-    feats = [nrqm_features(torch.from_numpy(luma)) for luma in lumas.values()]
-    rng = np.random.default_rng(2017)
-    samples, protected = [], []
-    for group in ("dct", "gsm", "svd"):
-        real = np.concatenate([getattr(f, group).numpy() for f in feats])
-        between = rng.dirichlet(np.ones(len(real)), size=40) @ real  # points among the crops
-        samples.append(np.concatenate([real, between]))
-        protected.append(real)
     path = tmp_path_factory.mktemp("nrqm") / "NRQM_model.mat"
-    return write_synthetic_nrqm_model(path, rng, tuple(samples), tuple(protected))
+    return synthetic_model_for(list(lumas.values()), path, np.random.default_rng(2017))
 
 
 @pytest.fixture(scope="module")
 def pyiqa_reference(lumas: dict[str, np.ndarray], model_path: Path) -> dict[str, dict]:
     """pyiqa's NRQM of each crop's luma with the synthetic model, and the features it computed."""
-    net = nrqm_arch.NRQM(test_y_channel=False, crop_border=0, pretrained_model_path=str(model_path))
-    forest = nrqm_arch.random_forest_regression
+    pyiqa_nrqm = pyiqa_nrqm_with_features(model_path)
     out = {}
     for name, luma in lumas.items():
-        captured: list[torch.Tensor] = []
-
-        def spy(feat, *params, _captured=captured):
-            _captured.append(feat.clone())
-            return forest(feat, *params)
-
-        nrqm_arch.random_forest_regression = spy  # nrqm() looks it up at call time
-        try:
-            with torch.no_grad():
-                score = float(net(torch.from_numpy(luma)[None, None]))
-        finally:
-            nrqm_arch.random_forest_regression = forest
-        out[name] = {"score": score, "features": [f.numpy() for f in captured]}
+        score, features = pyiqa_nrqm(luma)
+        out[name] = {"score": score, "features": features}
     return out
 
 
