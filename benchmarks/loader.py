@@ -179,7 +179,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     print(f"photos: {photos} ({report.sources} images); prepared: {report.subimages} "
           f"sub-images in {prepared} ({'made' if report.did_work else 'reused'} in "
           f"{time.perf_counter() - t0:.1f} s)")
-    max_workers = args.max_workers or usable_cpus()
+    max_workers = usable_cpus() if args.max_workers is None else args.max_workers
     variants = {"full_png": full_png, "full_jpeg": photos, "prepared": prepared}
     results: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in variants}
     print(f"loader: HR crop 320 -> LR 72, degrade_bsrgan (isp on), batch 8, {batches} timed "
