@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,17 @@ SCORE_ATOL = 1e-4
 
 
 # --- fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Both NRQMs are many small tensor ops, which two intra-op threads slow down on a busy
+    machine: this module took ~175 s wall with torch's default 2 threads and 42 s with one on
+    the shared 2-core project machine (load ~10). Ours and pyiqa's run with the same setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 @pytest.fixture(scope="module")
 def crops(shared_assets: Path) -> dict[str, np.ndarray]:
