@@ -344,6 +344,10 @@ def test_nrqm_input_errors(model_path: Path, tmp_path: Path) -> None:
     cv2.imwrite(str(flat), np.full((80, 90, 3), 120, np.uint8))
     with pytest.raises(ValueError, match="flat.png: NRQM is undefined"):
         metric(flat)
+    # constant at other sizes and values: the inverse of the covariance happened to succeed and
+    # gave a finite score made of round-off (6.30 with this model)
+    with pytest.raises(torch.linalg.LinAlgError, match="undefined for a constant image"):
+        NrqmScorer(model_path, device="cpu")(np.full((120, 200), 120.0))
     with pytest.raises(ValueError, match="NRQM expects a luma image"):
         nrqm_features(torch.zeros(2, 3, 64, 64, dtype=torch.float64))
     with pytest.raises(ValueError, match="unknown NRQM backend"):

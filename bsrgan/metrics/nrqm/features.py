@@ -72,8 +72,15 @@ def nrqm_features(luma: torch.Tensor) -> NrqmFeatures:
 
     luma: (H, W), (B, H, W) or (B, 1, H, W) in 0-255 (integers for the PIRM protocol), on any
     device; H, W >= :data:`MIN_SIZE`. Computed in float64 on ``luma``'s device.
+
+    Raises ``torch.linalg.LinAlgError`` for a constant image (and may for nearly flat ones).
     """
     img = _as_batch(luma)
+    if bool((img.amax(dim=(-2, -1)) == img.amin(dim=(-2, -1))).any()):
+        # exactly singular; left to round-off, the inverse either fails or gives a score of noise
+        raise torch.linalg.LinAlgError(
+            "NRQM is undefined for a constant image: its steerable-pyramid bands are all 0, so "
+            "their neighbourhood covariances are singular")
     pyramid = gaussian_pyramid(img / 255.0)
     dct = torch.cat([dct_features(level) for level in pyramid], dim=1)
     svd = torch.cat([svd_features(level) for level in pyramid], dim=1)
