@@ -31,6 +31,7 @@ from bsrgan.metrics.nrqm import (
     nrqm_features,
     pack_forest,
     predict,
+    size_problem,
 )
 from bsrgan.metrics.nrqm.ggd import ggd_shape, ggd_shape_index, shape_grid, variation_ratio
 from bsrgan.metrics.nrqm.pyramid import gaussian_pyramid, steerable_bands
@@ -338,10 +339,18 @@ def test_nrqm_input_errors(model_path: Path, tmp_path: Path) -> None:
     small = MIN_SIZE + 8 - 1  # one row short after the 4-px shave
     with pytest.raises(ValueError, match=rf"nrqm needs at least {MIN_SIZE}x{MIN_SIZE}.*got {small}x200 px"):
         metric(np.zeros((small, 200, 3), np.float32))
+    rng = np.random.default_rng(7)
+    for height, width in ((MIN_SIZE, 400), (84, 84)):  # smallest accepted sizes after the shave
+        assert np.isfinite(metric(rng.random((height + 8, width + 8, 3)).astype(np.float32)))
+    # 83 x 83: 16 blocks of 5 x 5 in the smallest pyramid level, not the 25 the SVD features take
+    # (it used to fail deep in the forest: "expected features of shape (B, 75), got (1, 66)")
+    with pytest.raises(ValueError, match=r"NRQM needs 25 blocks .* a 83x83 image has 16 there"):
+        metric(rng.random((83 + 8, 83 + 8, 3)).astype(np.float32))
+    assert size_problem(60, 163) and not size_problem(60, 164)  # 24 and 27 blocks
     flat = tmp_path / "flat.png"
     import cv2
 
-    cv2.imwrite(str(flat), np.full((80, 90, 3), 120, np.uint8))
+    cv2.imwrite(str(flat), np.full((100, 100, 3), 120, np.uint8))
     with pytest.raises(ValueError, match="flat.png: NRQM is undefined"):
         metric(flat)
     # constant at other sizes and values: the inverse of the covariance happened to succeed and
