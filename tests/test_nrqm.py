@@ -363,3 +363,8 @@ def test_nrqm_input_errors(model_path: Path, tmp_path: Path) -> None:
         create("nrqm", model_path=model_path, backend="matlab")
     with pytest.raises(ValueError, match="CPU only"):
         create("nrqm", model_path=model_path, backend="pyiqa", device="cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        NrqmScorer(model_path, device="gpu")(np.ones((100, 100)))
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="'cuda' requested but CUDA is not available"):
+            NrqmScorer(model_path, device="cuda")(np.ones((100, 100)))
