@@ -323,6 +323,9 @@ def test_cli_prepare_says_when_there_is_nothing_to_do(tmp_path: Path, capsys) ->
     assert "nothing to do" in out and f"data.hr_dir={tmp_path / 'out'}" in out
     assert main(["prepare", str(tmp_path / "missing"), "-o", str(tmp_path / "o2")]) == 2
     assert "HR source not found" in capsys.readouterr().err
+    blocked = _write(tmp_path / "a_file", "not a folder") / "out"  # no traceback, the path named
+    assert main(["prepare", str(tmp_path / "HR"), "-o", str(blocked), "--no-progress"]) == 2
+    assert f"bsrgan prepare: [Errno 20] Not a directory: '{blocked}'" in capsys.readouterr().err
 
 
 def test_prepare_refuses_sources_without_images_and_names_empty_ones(tmp_path: Path,
