@@ -40,7 +40,7 @@ import numpy as np
 from bsrgan.data.discovery import HRImage, discover_hr_images
 from bsrgan.data.manifest import MANIFEST_NAME, ManifestRow, read_manifest, write_manifest
 from bsrgan.io import IMAGE_EXTENSIONS
-from bsrgan.utils.atomic import atomic_path, atomic_write_text
+from bsrgan.utils.atomic import atomic_write_bytes, atomic_write_text
 
 DEFAULT_CROP = 480
 DEFAULT_STEP = 240
@@ -421,7 +421,7 @@ def _cut(task: _Task) -> tuple[SourceState, list[ManifestRow]]:
             return state, []
         data = encoded.tobytes()
         rel = tile_name(task.stem, k)
-        _write(out / rel, data)
+        atomic_write_bytes(out / rel, data)  # never half-written under its name, fsynced
         rows.append(ManifestRow(rel, task.source, top, left, h, w, task.face,
                                 hashlib.sha256(data).hexdigest()))
     _remove_stale_tiles(out, task.stem, {r.subimage for r in rows})
@@ -434,12 +434,6 @@ def _cut(task: _Task) -> tuple[SourceState, list[ManifestRow]]:
 def tile_name(stem: str, k: int) -> str:
     """File of tile ``k`` (1-based) of the source whose sub-images are named ``stem``."""
     return f"{stem}_s{k:03d}.png"
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Temporary file + rename: a sub-image never appears half-written under its name."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
 
 
 def _remove_stale_tiles(out: Path, stem: str, keep: set[str]) -> None:
