@@ -357,8 +357,11 @@ def test_prepared_folder_is_read_from_its_manifest(tmp_path: Path) -> None:
     for source in (out, out / "manifest.tsv", [out]):
         ds = BlindSRDataset(source, hr_crop=64, lq_patch=16)
         assert ds.names == [r.subimage for r in rows] and ds.num_faces == 1
-    # a parent folder of a prepared folder uses its manifest too (faces kept)
-    assert BlindSRDataset(tmp_path, hr_crop=64, lq_patch=16).num_faces >= 1
+    # a parent folder of a prepared folder uses its manifest too (faces kept): the raw photos,
+    # then the manifest's rows; the walk does not list the sub-image files themselves
+    parent = BlindSRDataset(tmp_path, hr_crop=64, lq_patch=16)
+    assert parent.names == ["HR/a.png", "HR/ffhq/f.png", *(r.subimage for r in rows)]
+    assert parent.num_faces == 2  # HR/ffhq/f.png and its one sub-image
 
 
 def test_faces_get_a_horizontal_flip_or_none(tmp_path: Path) -> None:
