@@ -362,6 +362,10 @@ def test_prepared_folder_is_read_from_its_manifest(tmp_path: Path) -> None:
     parent = BlindSRDataset(tmp_path, hr_crop=64, lq_patch=16)
     assert parent.names == ["HR/a.png", "HR/ffhq/f.png", *(r.subimage for r in rows)]
     assert parent.num_faces == 2  # HR/ffhq/f.png and its one sub-image
+    (out / rows[0].subimage).unlink()  # a row whose file is gone is reported, not used
+    found = discover_hr_images(out)
+    assert found.missing == [f"{out / 'manifest.tsv'}: {rows[0].subimage}"]
+    assert [img.name for img in found.images] == [r.subimage for r in rows[1:]]
 
 
 def test_faces_get_a_horizontal_flip_or_none(tmp_path: Path) -> None:
