@@ -104,11 +104,6 @@ def as_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def imread_uint8(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image as contiguous uint8 RGB (H, W, 3); see :func:`imread_pixels`."""
-    return as_uint8(imread_pixels(path))
-
-
 def imwrite(
     path: str | os.PathLike[str],
     img: np.ndarray,
