@@ -96,24 +96,25 @@ def gpu_need(quick: bool) -> dict[str, Any]:
                  "runtime.tensorboard": False, "runtime.progress": False,
                  "runtime.device": "cuda", "runtime.precision": "bf16"}
     cfg = load_config(REPO / "experiments" / "bsrnet_x4_paper.yaml", overrides=overrides)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer = Trainer(cfg, tempfile.mkdtemp(prefix="bench_loader_gpu_"))
-    try:
-        b = cfg.data.batch_size
-        lq = torch.rand(b, 3, cfg.data.lq_patch, cfg.data.lq_patch, device="cuda")
-        hq = torch.rand(b, 3, cfg.data.lq_patch * 4, cfg.data.lq_patch * 4, device="cuda")
-        for _ in range(3):
-            trainer.train_step(lq, hq)
-        torch.cuda.synchronize()
-        steps = 5 if quick else 15
-        start = time.perf_counter()
-        for _ in range(steps):
-            trainer.train_step(lq, hq)
-        torch.cuda.synchronize()
-        rate = steps / (time.perf_counter() - start)
-    finally:
-        trainer.close()
+    with tempfile.TemporaryDirectory(prefix="bench_loader_gpu_") as run_dir:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer = Trainer(cfg, run_dir)
+        try:
+            b = cfg.data.batch_size
+            lq = torch.rand(b, 3, cfg.data.lq_patch, cfg.data.lq_patch, device="cuda")
+            hq = torch.rand(b, 3, cfg.data.lq_patch * 4, cfg.data.lq_patch * 4, device="cuda")
+            for _ in range(3):
+                trainer.train_step(lq, hq)
+            torch.cuda.synchronize()
+            steps = 5 if quick else 15
+            start = time.perf_counter()
+            for _ in range(steps):
+                trainer.train_step(lq, hq)
+            torch.cuda.synchronize()
+            rate = steps / (time.perf_counter() - start)
+        finally:
+            trainer.close()
     return {"measured": True, "pairs_per_s": [rate * b, rate * b], "steps_per_s": rate,
             "device": torch.cuda.get_device_name(0),
             "note": "stage 1 (L1), bf16 + channels_last, batch 48, fixed batch"}
@@ -164,23 +165,13 @@ def _photos(path: str | None) -> Path:
     return fetch("dped-iphone")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photos", help="folder of full-size photos (default: DPED iPhone)")
-    parser.add_argument("--prepared", help="their `bsrgan prepare` output (default: made in a "
-                                           "temporary folder)")
-    parser.add_argument("--max-workers", type=int, default=None,
-                        help="largest worker count (default: the CPUs this process may use)")
-    parser.add_argument("--batches", type=int, default=8, help="timed batches of 8 pairs")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per variant (best kept)")
-    parser.add_argument("--quick", action="store_true", help="3 batches, 1 repeat")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Measure every variant and worker count; print the table; return the JSON summary."""
     from bsrgan.data.prepare import prepare
     from bsrgan.training.loader_plan import usable_cpus
 
     batches, repeats = (3, 1) if args.quick else (args.batches, args.repeats)
     photos = _photos(args.photos)
-    scratch = Path(tempfile.mkdtemp(prefix="bench_loader_"))
     full_png = _png_copies(photos, scratch / "png")
     prepared = Path(args.prepared) if args.prepared else scratch / "prepared"
     t0 = time.perf_counter()
@@ -188,7 +179,7 @@ def main() -> int:
     print(f"photos: {photos} ({report.sources} images); prepared: {report.subimages} "
           f"sub-images in {prepared} ({'made' if report.did_work else 'reused'} in "
           f"{time.perf_counter() - t0:.1f} s)")
-    max_workers = args.max_workers or usable_cpus()
+    max_workers = usable_cpus() if args.max_workers is None else args.max_workers
     variants = {"full_png": full_png, "full_jpeg": photos, "prepared": prepared}
     results: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in variants}
     print(f"loader: HR crop 320 -> LR 72, degrade_bsrgan (isp on), batch 8, {batches} timed "
@@ -239,6 +230,22 @@ def main() -> int:
         "decode_crop_cpu_ms": decode,
         "full": "full-size photos as PNG (DIV2K's format); full_jpeg: as shipped",
     }
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", help="folder of full-size photos (default: DPED iPhone)")
+    parser.add_argument("--prepared", help="their `bsrgan prepare` output (default: made in a "
+                                           "temporary folder)")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="largest worker count (default: the CPUs this process may use)")
+    parser.add_argument("--batches", type=int, default=8, help="timed batches of 8 pairs")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per variant (best kept)")
+    parser.add_argument("--quick", action="store_true", help="3 batches, 1 repeat")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_loader_") as scratch:  # PNG copies, sub-images
+        summary = run(args, Path(scratch))
     print(json.dumps(summary))
     return 0
 

@@ -60,22 +60,13 @@ def luma_crop(path: Path, size: int) -> np.ndarray:
     return np.ascontiguousarray(luma[top : top + size, left : left + size])
 
 
-def synthetic_model(lumas: list[np.ndarray], folder: Path) -> Path:
-    """Write a synthetic NRQM_model.mat grown on the images' features (tests/nrqm_fixture.py)."""
-    from bsrgan.metrics.nrqm import nrqm_features
-
+def nrqm_fixture():
+    """``tests/nrqm_fixture.py`` (synthetic model files, pyiqa's NRQM with its features)."""
     spec = importlib.util.spec_from_file_location("nrqm_fixture", REPO / "tests" / "nrqm_fixture.py")
     fixture = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = fixture  # dataclasses look their module up while the file runs
     spec.loader.exec_module(fixture)
-    feats = [nrqm_features(torch.from_numpy(luma)) for luma in lumas]
-    rng = np.random.default_rng(0)
-    samples, protected = [], []
-    for group in ("dct", "gsm", "svd"):
-        real = np.concatenate([getattr(f, group).numpy() for f in feats])
-        samples.append(np.concatenate([real, rng.dirichlet(np.ones(len(real)), size=40) @ real]))
-        protected.append(real)
-    return fixture.write_synthetic_nrqm_model(folder / "NRQM_model.mat", rng, tuple(samples), tuple(protected))
+    return fixture
 
 
 def timed(fn, *args):
@@ -83,31 +74,6 @@ def timed(fn, *args):
     cpu, wall = time.process_time(), time.perf_counter()
     out = fn(*args)
     return out, time.process_time() - cpu, time.perf_counter() - wall
-
-
-def pyiqa_nrqm(model_path: Path):
-    """pyiqa's NRQM as ``luma -> (score, [dct, gsm, svd] features)``."""
-    from pyiqa.archs import nrqm_arch
-
-    net = nrqm_arch.NRQM(test_y_channel=False, crop_border=0, pretrained_model_path=str(model_path))
-    forest = nrqm_arch.random_forest_regression
-
-    def run(luma: np.ndarray):
-        captured = []
-
-        def spy(feat, *params):
-            captured.append(feat.clone())
-            return forest(feat, *params)
-
-        nrqm_arch.random_forest_regression = spy
-        try:
-            with torch.no_grad():
-                score = float(net(torch.from_numpy(luma)[None, None]))
-        finally:
-            nrqm_arch.random_forest_regression = forest
-        return score, captured
-
-    return run
 
 
 def main() -> None:
@@ -124,17 +90,19 @@ def main() -> None:
 
     images = args.images or default_images()
     lumas = [luma_crop(p, args.size) for p in images]
+    fixture = nrqm_fixture()
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = args.model or synthetic_model(lumas, Path(tmp))
+        model_path = args.model or fixture.synthetic_model_for(lumas, Path(tmp) / "NRQM_model.mat",
+                                                               np.random.default_rng(0))
         ours = NrqmScorer(model_path, device="cpu")
-        theirs = pyiqa_nrqm(model_path)
+        theirs = fixture.pyiqa_nrqm_with_features(model_path)
         rows = []
         for path, luma in zip(images, lumas):
             ours(luma)  # warm-up: masks and grids are cached per image size
             score, cpu, wall = min((timed(ours, luma) for _ in range(args.repeats)), key=lambda r: r[1])
             feats = ours.features(luma).groups()  # untimed, for the comparison
             (ref, ref_feats), ref_cpu, ref_wall = timed(theirs, luma)
-            rel = max(float((np.abs(a.numpy() - b.numpy()) / np.abs(b.numpy())).max())
+            rel = max(float((np.abs(a.numpy() - b) / np.abs(b)).max())
                       for a, b in zip(feats, ref_feats))
             rows.append({"image": path.name, "pyiqa_cpu_s": ref_cpu, "pyiqa_wall_s": ref_wall,
                          "ours_cpu_s": cpu, "ours_wall_s": wall, "score": score,

@@ -65,13 +65,7 @@ def imread(
 def imread_raw(path: str | os.PathLike[str]) -> ImageData:
     """Read an image and keep its alpha channel, bit depth and gray-ness (see :class:`ImageData`)."""
     path = Path(path)
-    encoded = _read_bytes(path)
-    decoded = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None or decoded.size == 0:
-        raise ImageReadError(path, "not a decodable image (unknown format or corrupt data)")
-    _check_not_truncated(path, encoded)
-    decoded = _apply_exif_orientation(decoded, _exif_orientation(encoded))
-    return _to_image_data(path, decoded)
+    return _to_image_data(path, _decode(path))
 
 
 def imread_pixels(path: str | os.PathLike[str]) -> np.ndarray:
@@ -84,12 +78,7 @@ def imread_pixels(path: str | os.PathLike[str]) -> np.ndarray:
     loader and ``bsrgan prepare`` read images this way. Raises :class:`ImageReadError`.
     """
     path = Path(path)
-    encoded = _read_bytes(path)
-    decoded = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None or decoded.size == 0:
-        raise ImageReadError(path, "not a decodable image (unknown format or corrupt data)")
-    _check_not_truncated(path, encoded)
-    decoded = _apply_exif_orientation(decoded, _exif_orientation(encoded))
+    decoded = _decode(path)
     if decoded.dtype not in (np.uint8, np.uint16, np.float32):
         raise ImageReadError(path, f"unsupported pixel type {decoded.dtype}")
     if decoded.ndim == 3 and decoded.shape[2] in (1, 2):  # gray (+ alpha)
@@ -113,11 +102,6 @@ def as_uint8(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.uint16:
         return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
     return np.rint(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def imread_uint8(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image as contiguous uint8 RGB (H, W, 3); see :func:`imread_pixels`."""
-    return as_uint8(imread_pixels(path))
 
 
 def imwrite(
@@ -177,6 +161,16 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------
+def _decode(path: Path) -> np.ndarray:
+    """The file's samples as OpenCV stores them (BGR[A] or gray, any sample type), upright."""
+    encoded = _read_bytes(path)
+    decoded = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:
+        raise ImageReadError(path, "not a decodable image (unknown format or corrupt data)")
+    _check_not_truncated(path, encoded)
+    return _apply_exif_orientation(decoded, _exif_orientation(encoded))
+
+
 def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise ImageReadError(path, "file not found")

@@ -7,19 +7,24 @@ its order (``lDau, rDau, nodestatus, nrnodes, upper, avnode, mbest, ndtree, ntre
 fields 0, 1, 4, 5, 6 by position.
 
 The trees are grown on feature vectors the caller passes (e.g. NRQM features of the test images,
-plus random points between them): every split is a midpoint between two sample values, so the
-test images take different paths, and no threshold lies within ``margin`` (relative to the
-feature's spread) of any sample value that the caller marks as protected, so a round-off-level
-difference in a feature cannot change a path.
+plus random points between them: :func:`synthetic_model_for`): every split is a midpoint between
+two sample values, so the test images take different paths, and no threshold lies within
+``margin`` (relative to the feature's spread) of any sample value that the caller marks as
+protected, so a round-off-level difference in a feature cannot change a path.
+
+:func:`pyiqa_nrqm_with_features` runs pyiqa's NRQM (the reference) and keeps the features it
+computed. ``tests/test_nrqm.py`` and ``benchmarks/metrics.py`` use both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.io
+import torch
 
 FIELDS = ("lDau", "rDau", "nodestatus", "nrnodes", "upper", "avnode", "mbest", "ndtree", "ntree")
 NODE_TERMINAL, NODE_INTERIOR = -1, -3  # randomforest's node status codes
@@ -140,3 +145,52 @@ def write_synthetic_nrqm_model(path: Path, rng: np.random.Generator,
     protected = protected or feature_samples
     forests = [synthetic_forest(rng, s, p, n_trees, max_depth) for s, p in zip(feature_samples, protected)]
     return write_model(path, forests, np.array([0.5, 0.3, 0.3, 0.35]))
+
+
+def synthetic_model_for(lumas: Sequence[np.ndarray], path: Path, rng: np.random.Generator,
+                        between: int = 40) -> Path:
+    """A synthetic ``NRQM_model.mat`` whose trees split between the NRQM features of ``lumas``.
+
+    lumas: (H, W) float64 planes, 0-255. The trees grow on their features plus ``between``
+    random convex combinations of them; no threshold comes near the images' own features.
+    """
+    from bsrgan.metrics.nrqm import nrqm_features
+
+    feats = [nrqm_features(torch.from_numpy(luma)) for luma in lumas]
+    samples, protected = [], []
+    for group in ("dct", "gsm", "svd"):
+        real = np.concatenate([getattr(f, group).numpy() for f in feats])
+        mixed = rng.dirichlet(np.ones(len(real)), size=between) @ real  # points among the images
+        samples.append(np.concatenate([real, mixed]))
+        protected.append(real)
+    return write_synthetic_nrqm_model(path, rng, tuple(samples), tuple(protected))
+
+
+def pyiqa_nrqm_with_features(model_path: Path
+                             ) -> Callable[[np.ndarray], tuple[float, list[np.ndarray]]]:
+    """pyiqa's NRQM as ``luma (H, W) float64 0-255 -> (score, [dct, gsm, svd] features)``.
+
+    The features are those pyiqa hands to its forests, captured on the way (pyiqa's ``nrqm()``
+    looks ``random_forest_regression`` up at call time; it is restored after each call).
+    """
+    from pyiqa.archs import nrqm_arch
+
+    net = nrqm_arch.NRQM(test_y_channel=False, crop_border=0, pretrained_model_path=str(model_path))
+    forest = nrqm_arch.random_forest_regression
+
+    def run(luma: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        captured: list[torch.Tensor] = []
+
+        def spy(feat: torch.Tensor, *params: object) -> torch.Tensor:
+            captured.append(feat.clone())
+            return forest(feat, *params)
+
+        nrqm_arch.random_forest_regression = spy
+        try:
+            with torch.no_grad():
+                score = float(net(torch.from_numpy(luma)[None, None]))
+        finally:
+            nrqm_arch.random_forest_regression = forest
+        return score, [f.numpy() for f in captured]
+
+    return run

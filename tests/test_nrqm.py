@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from nrqm_fixture import synthetic_forest, write_model, write_synthetic_nrqm_model
+from nrqm_fixture import (
+    pyiqa_nrqm_with_features,
+    synthetic_forest,
+    synthetic_model_for,
+    write_model,
+)
 
 from bsrgan.metrics import MetricUnavailable, create, perceptual_index
 from bsrgan.metrics.nrqm import (
@@ -25,6 +31,7 @@ from bsrgan.metrics.nrqm import (
     nrqm_features,
     pack_forest,
     predict,
+    size_problem,
 )
 from bsrgan.metrics.nrqm.ggd import ggd_shape, ggd_shape_index, shape_grid, variation_ratio
 from bsrgan.metrics.nrqm.pyramid import gaussian_pyramid, steerable_bands
@@ -44,6 +51,17 @@ SCORE_ATOL = 1e-4
 
 
 # --- fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Both NRQMs are many small tensor ops, which two intra-op threads slow down on a busy
+    machine: this module took ~175 s wall with torch's default 2 threads and 42 s with one on
+    the shared 2-core project machine (load ~10). Ours and pyiqa's run with the same setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 @pytest.fixture(scope="module")
 def crops(shared_assets: Path) -> dict[str, np.ndarray]:
@@ -67,38 +85,18 @@ def lumas(crops: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def model_path(lumas: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic NRQM_model.mat whose trees split between the crops' features."""
-    feats = [nrqm_features(torch.from_numpy(luma)) for luma in lumas.values()]
-    rng = np.random.default_rng(2017)
-    samples, protected = [], []
-    for group in ("dct", "gsm", "svd"):
-        real = np.concatenate([getattr(f, group).numpy() for f in feats])
-        between = rng.dirichlet(np.ones(len(real)), size=40) @ real  # points among the crops
-        samples.append(np.concatenate([real, between]))
-        protected.append(real)
     path = tmp_path_factory.mktemp("nrqm") / "NRQM_model.mat"
-    return write_synthetic_nrqm_model(path, rng, tuple(samples), tuple(protected))
+    return synthetic_model_for(list(lumas.values()), path, np.random.default_rng(2017))
 
 
 @pytest.fixture(scope="module")
 def pyiqa_reference(lumas: dict[str, np.ndarray], model_path: Path) -> dict[str, dict]:
     """pyiqa's NRQM of each crop's luma with the synthetic model, and the features it computed."""
-    net = nrqm_arch.NRQM(test_y_channel=False, crop_border=0, pretrained_model_path=str(model_path))
-    forest = nrqm_arch.random_forest_regression
+    pyiqa_nrqm = pyiqa_nrqm_with_features(model_path)
     out = {}
     for name, luma in lumas.items():
-        captured: list[torch.Tensor] = []
-
-        def spy(feat, *params, _captured=captured):
-            _captured.append(feat.clone())
-            return forest(feat, *params)
-
-        nrqm_arch.random_forest_regression = spy  # nrqm() looks it up at call time
-        try:
-            with torch.no_grad():
-                score = float(net(torch.from_numpy(luma)[None, None]))
-        finally:
-            nrqm_arch.random_forest_regression = forest
-        out[name] = {"score": score, "features": [f.numpy() for f in captured]}
+        score, features = pyiqa_nrqm(luma)
+        out[name] = {"score": score, "features": features}
     return out
 
 
@@ -341,15 +339,32 @@ def test_nrqm_input_errors(model_path: Path, tmp_path: Path) -> None:
     small = MIN_SIZE + 8 - 1  # one row short after the 4-px shave
     with pytest.raises(ValueError, match=rf"nrqm needs at least {MIN_SIZE}x{MIN_SIZE}.*got {small}x200 px"):
         metric(np.zeros((small, 200, 3), np.float32))
+    rng = np.random.default_rng(7)
+    for height, width in ((MIN_SIZE, 400), (84, 84)):  # smallest accepted sizes after the shave
+        assert np.isfinite(metric(rng.random((height + 8, width + 8, 3)).astype(np.float32)))
+    # 83 x 83: 16 blocks of 5 x 5 in the smallest pyramid level, not the 25 the SVD features take
+    # (it used to fail deep in the forest: "expected features of shape (B, 75), got (1, 66)")
+    with pytest.raises(ValueError, match=r"NRQM needs 25 blocks .* a 83x83 image has 16 there"):
+        metric(rng.random((83 + 8, 83 + 8, 3)).astype(np.float32))
+    assert size_problem(60, 163) and not size_problem(60, 164)  # 24 and 27 blocks
     flat = tmp_path / "flat.png"
     import cv2
 
-    cv2.imwrite(str(flat), np.full((80, 90, 3), 120, np.uint8))
+    cv2.imwrite(str(flat), np.full((100, 100, 3), 120, np.uint8))
     with pytest.raises(ValueError, match="flat.png: NRQM is undefined"):
         metric(flat)
+    # constant at other sizes and values: the inverse of the covariance happened to succeed and
+    # gave a finite score made of round-off (6.30 with this model)
+    with pytest.raises(torch.linalg.LinAlgError, match="undefined for a constant image"):
+        NrqmScorer(model_path, device="cpu")(np.full((120, 200), 120.0))
     with pytest.raises(ValueError, match="NRQM expects a luma image"):
         nrqm_features(torch.zeros(2, 3, 64, 64, dtype=torch.float64))
     with pytest.raises(ValueError, match="unknown NRQM backend"):
         create("nrqm", model_path=model_path, backend="matlab")
     with pytest.raises(ValueError, match="CPU only"):
         create("nrqm", model_path=model_path, backend="pyiqa", device="cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        NrqmScorer(model_path, device="gpu")(np.ones((100, 100)))
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="'cuda' requested but CUDA is not available"):
+            NrqmScorer(model_path, device="cuda")(np.ones((100, 100)))

@@ -86,6 +86,19 @@ def test_file_lists_resolve_relative_paths_and_report_missing_entries(tmp_path: 
     assert found.missing == [f"{listing}: photos/gone.png"]
 
 
+def test_file_list_folder_entries_follow_the_face_rule_and_the_exclusion(tmp_path: Path) -> None:
+    write_photos(tmp_path / "data", {"ffhq/00000/1.png": (40, 40), "div2k/2.png": (40, 40),
+                                     "div2k/out/3.png": (40, 40)})
+    listing = _write(tmp_path / "data" / "list.txt", "ffhq/00000\ndiv2k\ndiv2k/out/3.png\n")
+    found = discover_hr_images(listing)
+    assert {img.name: img.face for img in found.images} == {
+        "1.png": True, "2.png": False, "out/3.png": False}
+    assert found.duplicates == 1  # div2k/out/3.png, listed and inside a listed folder
+    # an output folder inside a listed folder is never read back as input (bsrgan prepare)
+    kept = discover_hr_images(listing, exclude=tmp_path / "data" / "div2k" / "out")
+    assert [img.name for img in kept.images] == ["1.png", "2.png"]
+
+
 @pytest.mark.parametrize("name, face", [("ffhq", True), ("FFHQ_2000", True), ("faces", True),
                                         ("face-crops", True), ("surfaces", False),
                                         ("facebook", False), ("div2k", False)])
@@ -198,6 +211,84 @@ def test_prepare_is_resumable_and_redoes_only_what_changed(tmp_path: Path) -> No
     assert prepare([src], src / "prepared", settings=settings, progress=False).up_to_date == 3
 
 
+def test_prepare_redoes_a_source_whose_sub_image_names_moved(tmp_path: Path) -> None:
+    """a.bmp added next to a.png takes the name a_sNNN.png (it sorts first): a.png is cut again
+    as a_png_sNNN.png instead of keeping rows that now point at a.bmp's tiles."""
+    src, out = tmp_path / "HR", tmp_path / "out"
+    settings = PrepareSettings(crop=64, step=32)
+    write_photos(src, {"a.png": (100, 100)})
+    prepare([src], out, settings=settings, workers=1, progress=False)
+    imwrite(src / "a.bmp", photo(100, 100, seed=5))
+    report = prepare([src], out, settings=settings, workers=1, progress=False)
+    assert report.processed == 2 and report.subimages == 18
+    rows = read_manifest(out / "manifest.tsv")
+    assert len({r.subimage for r in rows}) == 18
+    for r in rows:
+        tile = imread(out / r.subimage)
+        assert np.array_equal(tile, imread(r.source)[r.top:r.top + 64, r.left:r.left + 64])
+        assert hashlib.sha256((out / r.subimage).read_bytes()).hexdigest() == r.sha256
+
+
+def test_prepare_removes_every_stale_tile_of_a_shrunk_source(tmp_path: Path) -> None:
+    """Past tile 999 (_s1000.png) and with glob characters in the name (a[1] is not a1)."""
+    src, out = tmp_path / "HR", tmp_path / "out"
+    settings = PrepareSettings(crop=8, step=8)
+    write_photos(src, {"a[1].png": (256, 256), "a1.png": (16, 16)})
+    assert prepare([src], out, settings=settings, workers=1, progress=False).subimages == 1024 + 4
+    assert (out / "HR" / "a[1]_s1024.png").is_file()
+    imwrite(src / "a[1].png", photo(16, 24, seed=3))
+    os.utime(src / "a[1].png", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert prepare([src], out, settings=settings, workers=1, progress=False).subimages == 6 + 4
+    assert sorted(p.name for p in (out / "HR").iterdir()) == (
+        [f"a1_s00{k}.png" for k in range(1, 5)] + [f"a[1]_s00{k}.png" for k in range(1, 7)])
+
+
+def test_an_interrupted_prepare_keeps_the_finished_sources(tmp_path: Path, monkeypatch) -> None:
+    import bsrgan.data.prepare as prep
+
+    src, out = tmp_path / "HR", tmp_path / "out"
+    settings = PrepareSettings(crop=64, step=32)
+    write_photos(src, {f"{i}.png": (100, 100) for i in range(4)})
+    cut, calls = prep._cut, []
+
+    def cut_until_ctrl_c(task):
+        calls.append(task.source)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return cut(task)
+
+    monkeypatch.setattr(prep, "_cut", cut_until_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        prepare([src], out, settings=settings, workers=1, progress=False)
+    assert {Path(r.source).name for r in read_manifest(out / "manifest.tsv")} == {"0.png", "1.png"}
+    monkeypatch.setattr(prep, "_cut", cut)
+    again = prepare([src], out, settings=settings, workers=1, progress=False)
+    assert again.up_to_date == 2 and again.processed == 2 and again.subimages == 4 * 9
+
+
+def test_an_interrupted_process_pool_drops_the_queued_images(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C in the parent: the workers finish what they hold, not the whole queue."""
+    import bsrgan.data.prepare as prep
+
+    src, out = tmp_path / "HR", tmp_path / "out"
+    write_photos(src, {f"{i:02d}.png": (300, 300) for i in range(12)})  # 225 tiles each
+    write, calls = prep.write_manifest, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(prep, "CHECKPOINT_EVERY_S", -1.0)  # checkpoint after the first image
+    monkeypatch.setattr(prep, "write_manifest", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        prepare([src], out, settings=PrepareSettings(crop=64, step=16), workers=2, progress=False)
+    cut = {p.name.split("_s")[0] for p in (out / "HR").glob("*.png")}
+    assert 1 <= len(cut) <= 6  # 12 without cancelling the queue
+    assert {Path(r.source).stem for r in read_manifest(out / "manifest.tsv")} <= cut
+
+
 def test_prepare_keeps_16_bit_and_can_keep_small_images_whole(tmp_path: Path) -> None:
     src = tmp_path / "HR"
     src.mkdir()
@@ -232,6 +323,26 @@ def test_cli_prepare_says_when_there_is_nothing_to_do(tmp_path: Path, capsys) ->
     assert "nothing to do" in out and f"data.hr_dir={tmp_path / 'out'}" in out
     assert main(["prepare", str(tmp_path / "missing"), "-o", str(tmp_path / "o2")]) == 2
     assert "HR source not found" in capsys.readouterr().err
+    blocked = _write(tmp_path / "a_file", "not a folder") / "out"  # no traceback, the path named
+    assert main(["prepare", str(tmp_path / "HR"), "-o", str(blocked), "--no-progress"]) == 2
+    assert f"bsrgan prepare: [Errno 20] Not a directory: '{blocked}'" in capsys.readouterr().err
+
+
+def test_prepare_refuses_sources_without_images_and_names_empty_ones(tmp_path: Path,
+                                                                      capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    listing = _write(tmp_path / "list.txt", "gone.png\n")
+    with pytest.raises(ValueError, match=r"no image found in .*empty, .*list.txt .*1 listed "
+                                         r"files do not exist, e.g. .*gone.png"):
+        prepare([tmp_path / "empty", listing], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    write_photos(tmp_path / "HR", {"a.png": (70, 70)})
+    report = prepare([tmp_path / "HR", tmp_path / "empty"], tmp_path / "out",
+                     settings=PrepareSettings(crop=64, step=32), workers=1, progress=False)
+    assert report.subimages == 4 and report.empty == [str(tmp_path / "empty")]
+    assert f"1 sources hold no image: {tmp_path / 'empty'}" in report.summary()
+    assert main(["prepare", str(tmp_path / "empty"), "-o", str(tmp_path / "o2")]) == 2
+    assert "no image found in" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -246,8 +357,15 @@ def test_prepared_folder_is_read_from_its_manifest(tmp_path: Path) -> None:
     for source in (out, out / "manifest.tsv", [out]):
         ds = BlindSRDataset(source, hr_crop=64, lq_patch=16)
         assert ds.names == [r.subimage for r in rows] and ds.num_faces == 1
-    # a parent folder of a prepared folder uses its manifest too (faces kept)
-    assert BlindSRDataset(tmp_path, hr_crop=64, lq_patch=16).num_faces >= 1
+    # a parent folder of a prepared folder uses its manifest too (faces kept): the raw photos,
+    # then the manifest's rows; the walk does not list the sub-image files themselves
+    parent = BlindSRDataset(tmp_path, hr_crop=64, lq_patch=16)
+    assert parent.names == ["HR/a.png", "HR/ffhq/f.png", *(r.subimage for r in rows)]
+    assert parent.num_faces == 2  # HR/ffhq/f.png and its one sub-image
+    (out / rows[0].subimage).unlink()  # a row whose file is gone is reported, not used
+    found = discover_hr_images(out)
+    assert found.missing == [f"{out / 'manifest.tsv'}: {rows[0].subimage}"]
+    assert [img.name for img in found.images] == [r.subimage for r in rows[1:]]
 
 
 def test_faces_get_a_horizontal_flip_or_none(tmp_path: Path) -> None:

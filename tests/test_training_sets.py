@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import os
 import re
+import shutil
 import socket
 import tarfile
 import threading
@@ -27,6 +29,7 @@ from bsrgan.assets.training_sets import (
     TRAINING_SETS,
     TrainingSet,
     fetch_training_set,
+    is_unpacked,
 )
 from bsrgan.assets.unpack import unpack_images
 from bsrgan.cli import main
@@ -235,6 +238,40 @@ def test_unpack_refuses_members_that_escape_and_leaves_nothing(tmp_path: Path) -
     assert not (tmp_path.parent / "evil.png").exists()
 
 
+def _fake_bsdtar(folder: Path, script: str) -> Path:
+    """A ``bsdtar`` on PATH that runs ``script`` with bsdtar's arguments (-xf ARCHIVE -C DEST)."""
+    folder.mkdir()
+    tool = folder / "bsdtar"
+    tool.write_text(f"#!/bin/sh\n{script}\n")
+    tool.chmod(0o755)
+    return folder
+
+
+def test_rar_goes_through_the_first_tool_found(tmp_path: Path, monkeypatch) -> None:
+    """The RAR path end to end with a stand-in bsdtar that unpacks a tar named .rar."""
+    rar = tmp_path / "wed.rar"
+    rar.write_bytes(_tar_bytes({"db/pristine_images/00001.bmp": PNG, "db/readme.txt": b"-",
+                                "db/pristine_images/sub/00002.bmp": PNG[::-1]}))
+    tools = _fake_bsdtar(tmp_path / "bin", 'exec tar -xf "$2" -C "$4"')
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    count = unpack_images(rar, tmp_path / "WED", members="db/pristine_images", progress=False)
+    files = sorted(p.relative_to(tmp_path / "WED").as_posix()
+                   for p in (tmp_path / "WED").rglob("*") if p.is_file())
+    assert count == 2 and files == ["00001.bmp", "sub/00002.bmp"]
+    assert (tmp_path / "WED" / "sub" / "00002.bmp").read_bytes() == PNG[::-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["WED", "bin", "wed.rar"]  # no leftovers
+
+
+def test_a_failing_rar_tool_is_reported_with_its_output(tmp_path: Path, monkeypatch) -> None:
+    rar = tmp_path / "x.rar"
+    rar.write_bytes(b"Rar!\x1a\x07\x00")
+    tools = _fake_bsdtar(tmp_path / "bin", 'echo "x.rar: Unrecognized archive format" >&2; exit 1')
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(AssetError, match=r"x.rar: bsdtar failed \(exit 1\): x.rar: Unrecognized"):
+        unpack_images(rar, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.unpacking").exists()
+
+
 def test_rar_without_a_tool_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no bsdtar/7z/unrar/unar
     rar = tmp_path / "x.rar"
@@ -278,6 +315,15 @@ def test_manual_set_explains_what_to_download_then_accepts_a_folder(tmp_path: Pa
     (mine / tset.expected[0]).write_bytes(b"changed")
     with pytest.raises(AssetError, match="differ from the sha256 recorded"):
         fetch_training_set(tset, path=mine, settings=st)
+    # put into the cache by hand, in FFHQ's release layout: `fetch --list` shows it as cached
+    cached = st.home / "training" / "faces-toy"
+    assert not is_unpacked(tset, st)
+    shutil.copytree(mine, cached / "images1024x1024")
+    (cached / "images1024x1024" / tset.expected[0]).write_bytes(_payload(100, seed=0))
+    assert is_unpacked(tset, st)
+    assert fetch_training_set(tset, settings=st) == cached / "images1024x1024"
+    (cached / "images1024x1024" / tset.expected[1]).unlink()
+    assert not is_unpacked(tset, st)
 
 
 def test_cli_lists_the_training_sets_with_urls_and_sizes(tmp_path: Path, monkeypatch,

@@ -26,7 +26,7 @@ from bsrgan.assets import messages
 from bsrgan.assets.errors import AssetError
 from bsrgan.assets.registry import AssetFile
 from bsrgan.assets.settings import AssetSettings
-from bsrgan.assets.verify import content_mismatch, stream_hashed
+from bsrgan.assets.verify import CHUNK_BYTES, content_mismatch, stream_hashed
 from bsrgan.utils.atomic import atomic_path
 
 
@@ -154,7 +154,7 @@ def _fetch_rest(entry: AssetFile, part: Path, offset: int, digest: hashlib._Hash
         with open(part, "ab" if offset else "wb") as out, tqdm(
                 total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
                 desc=entry.relpath, disable=not progress) as bar:
-            for chunk in iter(lambda: response.read(CHUNK), b""):
+            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
                 out.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
@@ -166,7 +166,6 @@ def _fetch_rest(entry: AssetFile, part: Path, offset: int, digest: hashlib._Hash
     return digest
 
 
-CHUNK = 1 << 20
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
@@ -183,6 +182,6 @@ def _hash_prefix(path: Path, n_bytes: int) -> hashlib._Hash:
     digest = hashlib.sha256()
     if n_bytes:
         with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(CHUNK), b""):
+            for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
                 digest.update(chunk)
     return digest

@@ -149,9 +149,13 @@ def training_set(name: str) -> TrainingSet:
 
 
 def is_unpacked(tset: TrainingSet, settings: AssetSettings | None = None) -> bool:
-    """True when the set's folder in the cache was filled completely (its marker exists)."""
+    """True when the set is complete in the cache: its archive was unpacked there (the marker
+    exists), or, for a set put there by hand, every expected file is there (not hashed)."""
     st = settings if settings is not None else AssetSettings.from_env()
-    return (local_path(st.home, tset.folder) / MARKER).is_file()
+    folder = local_path(st.home, tset.folder)
+    if tset.archive is not None or not tset.expected:
+        return (folder / MARKER).is_file()
+    return folder.is_dir() and not _missing(tset, _expected_root(tset, folder))
 
 
 def fetch_training_set(tset: TrainingSet | str, *, path: str | os.PathLike[str] | None = None,
@@ -213,15 +217,26 @@ def _use_folder(tset: TrainingSet, folder: Path, settings: AssetSettings) -> Pat
         if count == 0:
             raise AssetError(f"training set {tset.name!r}: no image in {folder}")
         return folder
-    if not (folder / tset.expected[0]).is_file() and (folder / "images1024x1024").is_dir():
-        folder = folder / "images1024x1024"
-    missing = [rel for rel in tset.expected if not (folder / rel).is_file()]
+    folder = _expected_root(tset, folder)
+    missing = _missing(tset, folder)
     if missing:
         raise AssetError(
             f"training set {tset.name!r}: {len(missing)} of its {len(tset.expected)} images are "
             f"not in {folder} (e.g. {missing[0]}). {tset.manual}.")
     _check_recorded_hashes(tset, folder, settings)
     return folder
+
+
+def _expected_root(tset: TrainingSet, folder: Path) -> Path:
+    """``folder``, or its ``images1024x1024`` (FFHQ's release layout) when the files are there."""
+    if not (folder / tset.expected[0]).is_file() and (folder / "images1024x1024").is_dir():
+        return folder / "images1024x1024"
+    return folder
+
+
+def _missing(tset: TrainingSet, folder: Path) -> list[str]:
+    """The expected relative paths that are not files in ``folder``."""
+    return [rel for rel in tset.expected if not (folder / rel).is_file()]
 
 
 def _check_recorded_hashes(tset: TrainingSet, folder: Path, settings: AssetSettings) -> None:

@@ -67,8 +67,11 @@ def unpack_images(archive: Path, dest: Path, *, members: str = "", progress: boo
                     continue
                 target = tmp.joinpath(*rel.parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with stream, open(target, "wb") as out:
-                    shutil.copyfileobj(stream, out, 1 << 20)
+                if isinstance(stream, Path):  # RAR: already a file next to it, moved not copied
+                    os.replace(stream, target)
+                else:
+                    with stream, open(target, "wb") as out:
+                        shutil.copyfileobj(stream, out, 1 << 20)
                 count += 1
                 bar.update(1)
         shutil.rmtree(tmp / ".raw", ignore_errors=True)
@@ -97,8 +100,9 @@ def _keep(name: str, prefix: str) -> PurePosixPath | None:
     return rel
 
 
-def _members(archive: Path, kind: str, tmp: Path) -> Iterator[tuple[str, BinaryIO]]:
-    """(name, open stream) of every regular file, in archive order."""
+def _members(archive: Path, kind: str, tmp: Path) -> Iterator[tuple[str, BinaryIO | Path]]:
+    """(name, open stream) of every regular file, in archive order; for RAR, which an external
+    program extracts into ``tmp/.raw`` first, (name, extracted file) instead."""
     if kind == "zip":
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -116,8 +120,7 @@ def _members(archive: Path, kind: str, tmp: Path) -> Iterator[tuple[str, BinaryI
         _unrar(archive, raw)
         for path in sorted(raw.rglob("*")):
             if path.is_file() and not path.is_symlink():
-                with open(path, "rb") as stream:
-                    yield path.relative_to(raw).as_posix(), stream
+                yield path.relative_to(raw).as_posix(), path
 
 
 def _unrar(archive: Path, dest: Path) -> None:

@@ -85,8 +85,7 @@ def format_table(assets: list[Asset], settings: AssetSettings) -> str:
                   "no" if n_cached == 0 else f"{n_cached}/{len(asset.files)}")
         rows.append((asset.name, str(len(asset.files)), _asset_size(asset),
                      "verified" if asset.verified else "unverified", cached, asset.description))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    lines = _aligned(rows)
     lines.append(f"cache: {settings.home} (files keep their registry relative paths below it)")
     mirrors = ", ".join(map(str, settings.mirrors)) or "none (BSRGAN_MIRRORS unset)"
     lines.append(f"mirrors: {mirrors}")
@@ -120,9 +119,8 @@ def format_training_table(sets: list[TrainingSet], settings: AssetSettings) -> s
                  "verified" if t.archive.sha256 else "first use")
         rows.append((t.name, str(t.images), _size(t.download_size) if t.archive else "by hand",
                      check, "yes" if is_unpacked(t, settings) else "no", t.url))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["training sets (the paper's HR training data; fetch, then `bsrgan prepare`):"]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    lines += _aligned(rows)
     lines += [f"  {t.name}: {t.description}" for t in sets]
     lines.append("'?' = size not published; 'first use' = no published sha256, recorded on the "
                  "first download and enforced after (like the official weights)")
@@ -144,6 +142,12 @@ def _asset_size(asset: Asset) -> str:
     if len(sizes) == len(asset.files):
         return _size(sum(sizes))
     return f">= {_size(sum(sizes))}" if sizes else "?"
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """One line per row, every column but the last padded to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
 
 
 def _count(asset: Asset) -> str:

@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Prepare; 0 = done (or nothing to do), 1 = some image failed, 2 = bad usage."""
-    from bsrgan.data.manifest import ManifestError
+    """Prepare; 0 = done (or nothing to do), 1 = some image failed, 2 = bad usage (or an
+    output folder that cannot be written)."""
     from bsrgan.data.prepare import PrepareSettings, prepare
 
     settings = PrepareSettings(crop=args.crop, step=args.step, keep_small=args.keep_small)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         report = prepare(args.sources, args.output, settings=settings, faces=args.faces,
                          workers=args.workers, progress=not args.no_progress,
                          log=lambda line: print(f"bsrgan prepare: {line}", file=sys.stderr))
-    except (ValueError, FileNotFoundError, ManifestError) as exc:
+    except (ValueError, OSError) as exc:  # ManifestError is a ValueError; the messages name the file
         print(f"bsrgan prepare: {exc}", file=sys.stderr)
         return 2
     print(report.summary())

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from bsrgan.data.manifest import MANIFEST_NAME, is_manifest, read_manifest
@@ -138,13 +138,13 @@ def _images_of(source: Path, found: Discovery, skip: Path | None) -> Iterator[HR
     elif is_manifest(source):
         yield from _from_manifest(source, found)
     else:
-        yield from _from_list(source, found)
+        yield from _from_list(source, found, skip)
 
 
 def _walk(folder: Path, root: Path, found: Discovery, skip: Path | None,
           visited: set[Path]) -> Iterator[HRImage]:
     real = folder.resolve()
-    if real in visited or (skip is not None and (real == skip or skip in real.parents)):
+    if real in visited or _inside(real, skip):
         return
     visited.add(real)
     manifest = folder / MANIFEST_NAME
@@ -166,6 +166,11 @@ def _walk(folder: Path, root: Path, found: Discovery, skip: Path | None,
                           path.relative_to(root).as_posix())
 
 
+def _inside(real: Path, skip: Path | None) -> bool:
+    """True when the resolved path ``real`` is the excluded folder or lies below it."""
+    return skip is not None and (real == skip or skip in real.parents)
+
+
 def _from_manifest(manifest: Path, found: Discovery) -> Iterator[HRImage]:
     folder = manifest.parent
     for row in read_manifest(manifest):
@@ -176,7 +181,7 @@ def _from_manifest(manifest: Path, found: Discovery) -> Iterator[HRImage]:
         yield HRImage(path, (row.height, row.width), row.face, row.subimage)
 
 
-def _from_list(listing: Path, found: Discovery) -> Iterator[HRImage]:
+def _from_list(listing: Path, found: Discovery, skip: Path | None) -> Iterator[HRImage]:
     try:
         lines = listing.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -187,9 +192,13 @@ def _from_list(listing: Path, found: Discovery) -> Iterator[HRImage]:
             continue
         written = Path(entry).expanduser()
         path = written if written.is_absolute() else listing.parent / written
+        if skip is not None and _inside(path.resolve(), skip):
+            continue
         if path.is_file():
             yield HRImage(path, None, is_face_path(written, None), entry)
-        elif path.is_dir():
-            yield from _walk(path, path, found, None, set())
+        elif path.is_dir():  # the folders written in the entry count for the face rule too
+            listed_face = any(is_face_folder(part) for part in written.parts)
+            for image in _walk(path, path, found, skip, set()):
+                yield replace(image, face=True) if listed_face else image
         else:
             found.missing.append(f"{listing}: {entry}")

@@ -16,12 +16,15 @@ The output folder holds the sub-images (``<source folder name>/<relative path>_s
 size, modification time, tiles, status) and ``prepare.json`` (the settings). A source whose
 size and modification time match ``sources.tsv`` and whose sub-images exist is not touched
 again, so a second run over the same inputs does no work, and an interrupted run continues
-where it stopped (both tables are checkpointed every few seconds, atomically).
+where it stopped (both tables are checkpointed every few seconds and when the run stops,
+atomically; an interrupted process pool finishes only the images already handed to its workers).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import glob
 import hashlib
 import io
 import json
@@ -36,7 +39,8 @@ import numpy as np
 
 from bsrgan.data.discovery import HRImage, discover_hr_images
 from bsrgan.data.manifest import MANIFEST_NAME, ManifestRow, read_manifest, write_manifest
-from bsrgan.utils.atomic import atomic_path, atomic_write_text
+from bsrgan.io import IMAGE_EXTENSIONS
+from bsrgan.utils.atomic import atomic_write_bytes, atomic_write_text
 
 DEFAULT_CROP = 480
 DEFAULT_STEP = 240
@@ -93,6 +97,7 @@ class PrepareReport:
     too_small: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # list entries whose file does not exist
+    empty: list[str] = field(default_factory=list)  # sources that hold no image
     dropped: int = 0  # manifest rows of sources no longer given (rows dropped, files kept)
     seconds: float = 0.0
 
@@ -126,6 +131,8 @@ class PrepareReport:
             lines.append(f"failed: {path}: {reason}")
         if self.missing:
             lines.append(f"{len(self.missing)} listed files do not exist, e.g. {self.missing[0]}")
+        if self.empty:
+            lines.append(f"{len(self.empty)} sources hold no image: {', '.join(self.empty)}")
         if self.dropped:
             lines.append(f"{self.dropped} manifest rows of sources not given this time were "
                          "dropped (their files were kept)")
@@ -179,7 +186,8 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
         ``failed`` (and retried by the next run).
 
     Raises:
-        ValueError: the settings differ from those ``out`` was prepared with, or bad settings.
+        ValueError: no source holds an image, the settings differ from those ``out`` was
+            prepared with, or bad settings.
         FileNotFoundError: a source does not exist.
     """
     started = time.perf_counter()
@@ -187,12 +195,17 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     settings.check()
     out = Path(out).expanduser().resolve()
     _check_not_inside_sources(out, sources)
+    report = PrepareReport(out=out, settings=settings)
+    tasks, stats = _plan(sources, out, settings, faces, report)
+    if not tasks:
+        listed = (f"; {len(report.missing)} listed files do not exist, e.g. {report.missing[0]}"
+                  if report.missing else "")
+        raise ValueError(f"no image found in {', '.join(str(s) for s in sources)} (looked for "
+                         f"{', '.join(sorted(IMAGE_EXTENSIONS))} files, in folders recursively)"
+                         + listed)
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
-    report = PrepareReport(out=out, settings=settings)
-
-    tasks, stats, missing = _plan(sources, out, settings, faces)
-    report.sources, report.missing = len(tasks), missing
+    report.sources = len(tasks)
     state = _read_sources(out / SOURCES_NAME)
     rows_by_source: dict[str, list[ManifestRow]] = {}
     manifest = out / MANIFEST_NAME
@@ -214,15 +227,18 @@ def prepare(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
 
     if todo or report.dropped or not manifest.is_file():
         last = time.monotonic()
-        for st, rows in _run(todo, workers, progress):
-            state[st.source] = st
-            rows_by_source[st.source] = rows
-            report.processed += 1
-            report.written += len(rows)
-            if time.monotonic() - last > CHECKPOINT_EVERY_S:
-                checkpoint()
-                last = time.monotonic()
-        checkpoint()
+        try:  # an interruption (Ctrl-C, an error) keeps what was finished for the next run
+            with contextlib.closing(_run(todo, workers, progress)) as results:
+                for st, rows in results:
+                    state[st.source] = st
+                    rows_by_source[st.source] = rows
+                    report.processed += 1
+                    report.written += len(rows)
+                    if time.monotonic() - last > CHECKPOINT_EVERY_S:
+                        checkpoint()
+                        last = time.monotonic()
+        finally:
+            checkpoint()
     for st in state.values():
         if st.status == "too_small":
             report.too_small.append(st.source)
@@ -267,18 +283,19 @@ def _check_settings(out: Path, settings: PrepareSettings) -> None:
 
 
 def _plan(sources: Sequence[str | os.PathLike[str]], out: Path, settings: PrepareSettings,
-          faces: Sequence[str | os.PathLike[str]]
-          ) -> tuple[list[_Task], dict[str, os.stat_result], list[str]]:
-    """One task per distinct source image, with a stable output name."""
+          faces: Sequence[str | os.PathLike[str]], report: PrepareReport
+          ) -> tuple[list[_Task], dict[str, os.stat_result]]:
+    """One task per distinct source image, with a stable output name; the missing list
+    entries and the sources without images go to ``report``."""
     tasks: list[_Task] = []
     stats: dict[str, os.stat_result] = {}
-    missing: list[str] = []
     used_roots: set[str] = set()
     used_stems: set[str] = set()
     for src in sources:
         found = discover_hr_images(src, faces=faces, exclude=out)
-        missing += found.missing
+        report.missing += found.missing
         if not found.images:
+            report.empty.append(str(src))
             continue
         root = _root_of(Path(src).expanduser(), found.images)
         key = _unique(root.name or "images", used_roots)
@@ -296,7 +313,7 @@ def _plan(sources: Sequence[str | os.PathLike[str]], out: Path, settings: Prepar
                 stem = str(PurePosixPath(key, *rel.parent.parts, rel.name.replace(".", "_")))
             used_stems.add(stem)
             tasks.append(_Task(source, str(out), stem, image.face, settings))
-    return tasks, stats, missing
+    return tasks, stats
 
 
 def _root_of(source: Path, images: list[HRImage]) -> Path:
@@ -323,8 +340,11 @@ def _up_to_date(task: _Task, stat: os.stat_result, state: dict[str, SourceState]
         return True
     if old.status != "ok":
         return False
-    rows = rows_by_source.get(task.source, [])
-    return len(rows) == old.tiles and all((out / r.subimage).is_file() for r in rows)
+    # the names must be this run's: a stem moves when a name clash appears (a.bmp added next to
+    # a.png) or sources are given in another order, and then another source may cut to the old one
+    names = {r.subimage for r in rows_by_source.get(task.source, [])}
+    return (names == {tile_name(task.stem, k) for k in range(1, old.tiles + 1)}
+            and all((out / name).is_file() for name in names))
 
 
 # ----------------------------------------------------------------------------- cutting
@@ -346,13 +366,16 @@ def _run(tasks: list[_Task], workers: int | None, progress: bool):
         import multiprocessing
 
         # spawn: forking a process whose OpenCV thread pool has run can deadlock the children
-        with ProcessPoolExecutor(max_workers=min(n, len(tasks)),
-                                 mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(n, len(tasks)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+        try:
             futures = [pool.submit(_cut, task) for task in tasks]
             for future in as_completed(futures):
                 bar.update(1)
                 yield future.result()
+        finally:  # stopped early: drop the queued images (a plain `with` would cut them all)
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
 
@@ -397,8 +420,8 @@ def _cut(task: _Task) -> tuple[SourceState, list[ManifestRow]]:
             state.status, state.message = "failed", f"PNG encoding failed for tile {k}"
             return state, []
         data = encoded.tobytes()
-        rel = f"{task.stem}_s{k:03d}.png"
-        _write(out / rel, data)
+        rel = tile_name(task.stem, k)
+        atomic_write_bytes(out / rel, data)  # never half-written under its name, fsynced
         rows.append(ManifestRow(rel, task.source, top, left, h, w, task.face,
                                 hashlib.sha256(data).hexdigest()))
     _remove_stale_tiles(out, task.stem, {r.subimage for r in rows})
@@ -408,10 +431,9 @@ def _cut(task: _Task) -> tuple[SourceState, list[ManifestRow]]:
     return state, rows
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Temporary file + rename: a sub-image never appears half-written under its name."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
+def tile_name(stem: str, k: int) -> str:
+    """File of tile ``k`` (1-based) of the source whose sub-images are named ``stem``."""
+    return f"{stem}_s{k:03d}.png"
 
 
 def _remove_stale_tiles(out: Path, stem: str, keep: set[str]) -> None:
@@ -420,9 +442,10 @@ def _remove_stale_tiles(out: Path, stem: str, keep: set[str]) -> None:
     name = PurePosixPath(stem).name
     if not folder.is_dir():
         return
-    for path in folder.glob(f"{name}_s[0-9][0-9][0-9].png"):
+    for path in folder.glob(f"{glob.escape(name)}_s*.png"):
+        number = path.name[len(name) + 2:-4]  # 001 ... 999, 1000 ...
         rel = str(PurePosixPath(stem).parent / path.name)
-        if rel not in keep:
+        if number.isdigit() and rel not in keep:
             path.unlink(missing_ok=True)
 
 

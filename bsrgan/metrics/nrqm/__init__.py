@@ -9,10 +9,10 @@ Modules: :mod:`.features` (the three feature groups and the score), :mod:`.dct_f
 :mod:`.ggd` (shape lookup), :mod:`.forest` (all trees at once), :mod:`.model` (the .mat file).
 """
 
-from .features import MIN_SIZE, NrqmFeatures, nrqm_features, nrqm_score
+from .features import MIN_SIZE, NrqmFeatures, nrqm_features, nrqm_score, size_problem
 from .forest import PackedForest, pack_forest, predict
 from .model import FEATURE_GROUPS, NrqmModel, load_nrqm_model
-from .scorer import NrqmScorer, resolve_device
+from .scorer import NrqmScorer
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -26,5 +26,5 @@ __all__ = [
     "nrqm_score",
     "pack_forest",
     "predict",
-    "resolve_device",
+    "size_problem",
 ]

@@ -14,6 +14,7 @@ resized bands are reproduced where it makes them (see :mod:`.pyramid`, :mod:`.re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -25,10 +26,11 @@ from .gsm_features import gsm_features
 from .model import NrqmModel
 from .pyramid import gaussian_pyramid
 
-__all__ = ["MIN_SIZE", "NrqmFeatures", "nrqm_features", "nrqm_score", "svd_features"]
+__all__ = ["MIN_SIZE", "NrqmFeatures", "nrqm_features", "nrqm_score", "size_problem", "svd_features"]
 
 MIN_SIZE = 45  # smallest side: normalised scale-0 bands (H - 2 - 2 * 16) must hold the 11-px SSIM window
 _SVD_BLOCK = 5
+_SVD_VALUES = _SVD_BLOCK * _SVD_BLOCK  # singular values per pyramid level: needs as many blocks
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,25 @@ def svd_features(level: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(blocks.transpose(1, 2))
 
 
+def size_problem(height: int, width: int) -> str | None:
+    """Why a (height, width) luma plane cannot be scored, or None when it can.
+
+    Two limits: each side at least :data:`MIN_SIZE`, and the smallest Gaussian-pyramid level
+    (height // 4, width // 4) at least 25 blocks of 5 x 5 for the 25 singular values of the SVD
+    features (84 x 84 px in a square image). pyiqa fails on both too, the second with an
+    IndexError in its forest walk.
+    """
+    if min(height, width) < MIN_SIZE:
+        return f"NRQM needs at least {MIN_SIZE}x{MIN_SIZE} pixels, got {height}x{width}"
+    rows, cols = height // 4, width // 4
+    blocks = math.ceil(rows / _SVD_BLOCK) * math.ceil(cols / _SVD_BLOCK)
+    if blocks < _SVD_VALUES:
+        return (f"NRQM needs {_SVD_VALUES} blocks of {_SVD_BLOCK}x{_SVD_BLOCK} px in its smallest "
+                f"pyramid level (for {_SVD_VALUES} singular values); a {height}x{width} image has "
+                f"{blocks} there ({rows}x{cols} px); e.g. 84x84 px is enough")
+    return None
+
+
 def _as_batch(luma: torch.Tensor) -> torch.Tensor:
     """(H, W), (B, H, W) or (B, 1, H, W) -> (B, 1, H, W) float64, with a size check."""
     if luma.ndim == 2:
@@ -61,9 +82,9 @@ def _as_batch(luma: torch.Tensor) -> torch.Tensor:
         luma = luma[:, None]
     if luma.ndim != 4 or luma.shape[1] != 1:
         raise ValueError(f"NRQM expects a luma image (H, W), (B, H, W) or (B, 1, H, W); got {tuple(luma.shape)}")
-    if min(luma.shape[-2:]) < MIN_SIZE:
-        raise ValueError(f"NRQM needs at least {MIN_SIZE}x{MIN_SIZE} pixels, got "
-                         f"{luma.shape[-2]}x{luma.shape[-1]}")
+    problem = size_problem(*luma.shape[-2:])
+    if problem:
+        raise ValueError(problem)
     return luma.to(torch.float64)
 
 
@@ -71,9 +92,16 @@ def nrqm_features(luma: torch.Tensor) -> NrqmFeatures:
     """The 138 NRQM features of a luma image.
 
     luma: (H, W), (B, H, W) or (B, 1, H, W) in 0-255 (integers for the PIRM protocol), on any
-    device; H, W >= :data:`MIN_SIZE`. Computed in float64 on ``luma``'s device.
+    device; sizes as :func:`size_problem` accepts. Computed in float64 on ``luma``'s device.
+
+    Raises ``torch.linalg.LinAlgError`` for a constant image (and may for nearly flat ones).
     """
     img = _as_batch(luma)
+    if bool((img.amax(dim=(-2, -1)) == img.amin(dim=(-2, -1))).any()):
+        # exactly singular; left to round-off, the inverse either fails or gives a score of noise
+        raise torch.linalg.LinAlgError(
+            "NRQM is undefined for a constant image: its steerable-pyramid bands are all 0, so "
+            "their neighbourhood covariances are singular")
     pyramid = gaussian_pyramid(img / 255.0)
     dct = torch.cat([dct_features(level) for level in pyramid], dim=1)
     svd = torch.cat([svd_features(level) for level in pyramid], dim=1)

@@ -134,7 +134,9 @@ def normalised_bands(bands: list[torch.Tensor]) -> list[torch.Tensor]:
 def gsm_features(img: torch.Tensor) -> torch.Tensor:
     """The 45 GSM features of a luma image.
 
-    img: (B, 1, H, W) float64 in 0-255, H, W >= 40. Returns (B, 45) float64.
+    img: (B, 1, H, W) float64 in 0-255, H, W >= 45 (:data:`~bsrgan.metrics.nrqm.MIN_SIZE`: the
+    normalised scale-0 bands, H - 34 rows, must hold the 11-px SSIM window; at 44 the terms are
+    NaN, below that it raises). Returns (B, 45) float64.
     """
     batch = img.shape[0]
     highpass, bands = steerable_bands(img[:, 0])

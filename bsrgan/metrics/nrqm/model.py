@@ -10,6 +10,8 @@ singular-value features.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,14 +61,14 @@ def _forest_fields(rf_cell: np.ndarray, k: int, label: str) -> dict[str, np.ndar
 def load_nrqm_model(path: str | Path) -> NrqmModel:
     """Read ``NRQM_model.mat`` (or a file in its layout) and hash it.
 
-    Raises ValueError naming the file when it is not a MATLAB file in that layout.
+    The file is read once: the sha256 is that of the bytes parsed. Raises ValueError naming the
+    file when it is not a MATLAB file in that layout.
     """
-    from bsrgan.assets.verify import sha256_file
-
     path = Path(path)
     label = str(path)
     try:
-        mat = scipy.io.loadmat(str(path))
+        data = path.read_bytes()
+        mat = scipy.io.loadmat(io.BytesIO(data))
     except FileNotFoundError:
         raise
     except (scipy.io.matlab.MatReadError, ValueError, TypeError, OSError, IndexError, KeyError,
@@ -89,4 +91,4 @@ def load_nrqm_model(path: str | Path) -> NrqmModel:
         fields = _forest_fields(rf_cell.reshape(1, 3), k, label)
         forests.append(pack_forest(fields["lDau"], fields["rDau"], fields["mbest"], fields["upper"],
                                    fields["avnode"], n_features, name=f"{label}: {group} forest"))
-    return NrqmModel(torch.from_numpy(linear), tuple(forests), label, sha256_file(path))
+    return NrqmModel(torch.from_numpy(linear), tuple(forests), label, hashlib.sha256(data).hexdigest())

@@ -10,14 +10,7 @@ import torch
 from .features import NrqmFeatures, nrqm_features, nrqm_score
 from .model import NrqmModel, load_nrqm_model
 
-__all__ = ["NrqmScorer", "resolve_device"]
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` / ``"auto"``: the first CUDA GPU when torch sees one, else the CPU."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+__all__ = ["NrqmScorer"]
 
 
 class NrqmScorer:
@@ -43,14 +36,18 @@ class NrqmScorer:
         """Hex sha256 of the model file in use."""
         return self.model.sha256
 
-    def _model(self) -> NrqmModel:
-        device = resolve_device(self.device)
+    def _device(self) -> torch.device:
+        from bsrgan.inference.device import select_device  # "auto", "cpu", "cuda[:N]", checked
+
+        return select_device("auto" if self.device is None else self.device)
+
+    def _model(self, device: torch.device) -> NrqmModel:
         if self._on_device is None or self._on_device.linear.device != device:
             self._on_device = self.model.to(device)
         return self._on_device
 
-    def _tensor(self, luma: np.ndarray | torch.Tensor) -> torch.Tensor:
-        device = resolve_device(self.device)
+    @staticmethod
+    def _tensor(luma: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
         if isinstance(luma, torch.Tensor):
             return luma.to(device=device, dtype=torch.float64)
         return torch.from_numpy(np.ascontiguousarray(luma, dtype=np.float64)).to(device)
@@ -58,13 +55,13 @@ class NrqmScorer:
     def features(self, luma: np.ndarray | torch.Tensor) -> NrqmFeatures:
         """The 18 + 45 + 75 features of ``luma`` ((H, W) or (B, H, W), 0-255)."""
         with torch.no_grad():
-            return nrqm_features(self._tensor(luma))
+            return nrqm_features(self._tensor(luma, self._device()))
 
     def scores(self, luma: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B,) float64 scores of (H, W) or (B, H, W) luma planes, on the scorer's device."""
-        model = self._model()
+        device = self._device()
         with torch.no_grad():
-            return nrqm_score(nrqm_features(self._tensor(luma)), model)
+            return nrqm_score(nrqm_features(self._tensor(luma, device)), self._model(device))
 
     def __call__(self, luma: np.ndarray | torch.Tensor) -> float:
         """NRQM of one (H, W) luma plane in 0-255."""
