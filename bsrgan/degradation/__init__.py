@@ -12,6 +12,7 @@ own module (kernels, blur, resize, downsample, noise, jpeg, sharpen, isp). See
 """
 
 from bsrgan.degradation.pipelines import (
+    BSRGAN_STEPS,
     OPS,
     apply_op,
     degrade_bsrgan,
@@ -19,9 +20,11 @@ from bsrgan.degradation.pipelines import (
     plan_bsrgan,
     plan_bsrgan_plus,
     replay,
+    sample_bsrgan_order,
 )
 
 __all__ = [
+    "BSRGAN_STEPS",
     "OPS",
     "apply_op",
     "degrade_bsrgan",
@@ -29,4 +32,5 @@ __all__ = [
     "plan_bsrgan",
     "plan_bsrgan_plus",
     "replay",
+    "sample_bsrgan_order",
 ]
