@@ -70,6 +70,7 @@ class Experiment:
         notebook_dir: folder of the notebooks, relative to ``base_dir``.
         results_dir: root of the results, relative to ``base_dir``.
         base_dir: folder of the YAML file (absolute); relative paths above resolve against it.
+        source: the YAML file itself (None when built from a dict in memory).
     """
 
     name: str
@@ -79,6 +80,7 @@ class Experiment:
     notebook_dir: str = "../notebooks"
     results_dir: str = "../results"
     base_dir: Path = field(default_factory=Path.cwd)
+    source: Path | None = None
 
     def notebook_path(self, spec: NotebookSpec) -> Path:
         """Absolute path of a notebook's source file."""
@@ -101,9 +103,10 @@ class Experiment:
         return [spec.id for spec in self.notebooks]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly view without the machine-specific ``base_dir``."""
+        """JSON-friendly view without the machine-specific ``base_dir`` and ``source``."""
         data = dataclasses.asdict(self)
         data.pop("base_dir")
+        data.pop("source")
         return data
 
 
@@ -129,7 +132,7 @@ def experiment_from_dict(data: Any, source: str | os.PathLike[str]) -> Experimen
     where = str(source)
     if not isinstance(data, dict):
         raise ExperimentError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
-    allowed = {f.name for f in dataclasses.fields(Experiment)} - {"base_dir"}
+    allowed = {f.name for f in dataclasses.fields(Experiment)} - {"base_dir", "source"}
     _reject_unknown(data, allowed, where)
     for key in ("name", "notebooks"):
         if key not in data:
@@ -154,6 +157,7 @@ def experiment_from_dict(data: Any, source: str | os.PathLike[str]) -> Experimen
         notebook_dir=_typed(data.get("notebook_dir", "../notebooks"), str, f"{where}: notebook_dir"),
         results_dir=_typed(data.get("results_dir", "../results"), str, f"{where}: results_dir"),
         base_dir=source.resolve().parent,
+        source=source.resolve() if source.is_file() else None,
     )
     return experiment
 
