@@ -282,7 +282,7 @@ def test_02_then_03_run_in_jupyter_write_to_results_lab_and_hand_over_the_weight
     record = json.loads((out3 / "record.json").read_text())
     assert record["weights"]["start"]["sha256"] == \
         json.loads((out2 / "record.json").read_text())["weights"]["BSRNet (EMA)"]["sha256"]
-    assert "psnr_BSRGAN" in record["metrics"]
+    assert set(record["metrics"]["psnr"]) == {"bicubic", "BSRNet (start)", "BSRGAN"}
     # nothing was written next to the notebooks
     assert sorted(p.name for p in (checkout / "notebooks").iterdir()) == \
         sorted(p.name for p in NOTEBOOKS)

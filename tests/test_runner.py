@@ -177,6 +177,38 @@ def test_outputs_round_trip_and_merge(tmp_path):
         write_outputs(tmp_path, C=object())
 
 
+def test_record_hashes_inputs_and_writes_strict_json(tmp_path):
+    import numpy as np
+
+    from bsrgan.io import imwrite
+    from bsrgan.runner import read_record, record
+
+    checkout = tmp_path / "checkout"
+    (checkout / "notebooks").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    images = checkout / "data"
+    images.mkdir()
+    for i in range(2):
+        imwrite(images / f"{i}.png", np.full((8, 8, 3), i / 2, dtype=np.float32))
+    (images / "notes.txt").write_text("not an image")
+    weights = checkout / "w.pth"
+    weights.write_bytes(b"weights")
+    out = checkout / "results" / "lab" / "nb"
+    record(out, datasets={"train": images}, weights={"w": weights},
+           metrics={"psnr": np.float32(20.5), "niqe": {"a": float("nan")}})
+    first = read_record(out)
+    assert first["datasets"]["train"]["images"] == 2  # what the code reads: images only
+    assert first["datasets"]["train"]["path"] == "<project>/data"
+    assert first["weights"]["w"] == {"path": "<project>/w.pth", "sha256": sha256_file(weights)}
+    assert first["metrics"] == {"psnr": 20.5, "niqe": {"a": None}}  # strict JSON: no NaN
+    json.loads((out / "record.json").read_text(), parse_constant=pytest.fail)
+    imwrite(images / "1.png", np.zeros((8, 8, 3), dtype=np.float32))  # one image changes
+    record(out, datasets={"train": images}, metrics={"steps": 3})
+    second = read_record(out)
+    assert second["datasets"]["train"]["sha256"] != first["datasets"]["train"]["sha256"]
+    assert second["metrics"] == {**first["metrics"], "steps": 3}  # entries merge
+
+
 # ---------------------------------------------------------------- validation before anything runs
 
 @pytest.mark.parametrize("args, message", [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ def record(output_dir: str | os.PathLike[str], *, metrics: dict[str, Any] | None
     """Merge entries into ``<output_dir>/record.json`` (atomic); returns its path.
 
     Args:
-        metrics: headline numbers (JSON values), e.g. the final validation PSNR.
+        metrics: headline numbers (JSON values, nested dicts allowed), e.g. the final
+            validation PSNR; NaN and infinities are written as null.
         configs: resolved configs as plain dicts (``config_to_dict``).
         datasets: role -> image folder, asset name, or None (the embedded photos).
         weights: role -> weights file or registry name.
@@ -47,7 +49,7 @@ def record(output_dir: str | os.PathLike[str], *, metrics: dict[str, Any] | None
         data["datasets"][role] = describe_dataset(source)
     for role, source in (weights or {}).items():
         data["weights"][role] = describe_weights(source)
-    json.dumps(data)  # fail here, not in the runner, on a value that is not JSON
+    json.dumps(data, allow_nan=False)  # fail here, not in the runner, on a value that is not JSON
     return atomic_write_text(Path(output_dir) / RECORD_FILE,
                              json.dumps(data, indent=2, sort_keys=True) + "\n")
 
@@ -120,10 +122,16 @@ def portable_path(path: str | os.PathLike[str]) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars -> Python numbers (JSON)."""
+    """numpy scalars -> Python numbers, NaN/inf -> None (strict JSON), recursively."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     if hasattr(value, "item") and callable(value.item):
         try:
-            return value.item()
+            value = value.item()
         except (TypeError, ValueError):
             return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value

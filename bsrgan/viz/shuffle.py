@@ -89,6 +89,8 @@ def _op_list(trace: Sequence[dict[str, Any]]) -> str:
 
     names = [OP_NAMES.get(e["op"], e["op"]).split(" (")[0] for e in trace
              if e["op"] not in ("modcrop", "crop")]
+    if names and names[-1] == "JPEG":
+        names[-1] = "JPEG (final)"
     return "\n".join(f"{i}. {name}" for i, name in enumerate(names, start=1))
 
 
