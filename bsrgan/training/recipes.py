@@ -251,7 +251,8 @@ def train_gan_stage(params: Mapping[str, Any], run_dir: str | os.PathLike[str], 
     try:
         result = train(config, run_dir, resume=resume, overwrite=not resume)
     except VGGWeightsError as exc:
-        notes.append(f"no VGG weights available, trained WITHOUT the perceptual loss: {exc}")
+        reason = str(exc).strip().splitlines()[0]
+        notes.append(f"no VGG weights available, trained WITHOUT the perceptual loss: {reason}")
         config = bsrgan_config(params, val_dir=val_dir, init_from=init_from,
                                perceptual_weight=0.0)
         result = train(config, run_dir, resume=resume, overwrite=not resume)
