@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 EXPERIMENT ?= experiments/quickstart.yaml
 RUN_ARGS ?=
+JUPYTER_LAB ?= $(VENV)/bin/jupyter lab
 
 .PHONY: install test run lab bench clean-venv
 
@@ -30,16 +31,21 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest $(PYTEST_ARGS)
 
-# The offline mirror ../shared/assets stands in for the network when it exists (as in .ci/run).
-run: $(STAMP)
-	@if [ -z "$$BSRGAN_MIRRORS" ] && [ -d ../shared/assets ]; then \
+# The offline mirror ../shared/assets stands in for the network when it exists (as in .ci/run)
+# and BSRGAN_MIRRORS is not set already; `make run` and `make lab` both use it.
+USE_MIRROR = if [ -z "$$BSRGAN_MIRRORS" ] && [ -d ../shared/assets ]; then \
 	  BSRGAN_MIRRORS="$$(cd ../shared/assets && pwd)"; export BSRGAN_MIRRORS; \
 	  echo "using offline asset mirror: $$BSRGAN_MIRRORS"; \
-	fi; \
+	fi
+
+run: $(STAMP)
+	@$(USE_MIRROR); \
 	MPLBACKEND=Agg $(VENV)/bin/bsrgan run $(EXPERIMENT) $(RUN_ARGS)
 
+# Run-All in JupyterLab writes each notebook's results to results/lab/<notebook>/ (git-ignored).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	@$(USE_MIRROR); \
+	$(JUPYTER_LAB) notebooks/
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -82,6 +82,7 @@ class FigureWriter:
         folder: where figures go (created when missing).
         dpi: resolution of the saved files (>= :data:`MIN_DPI`).
         show: display the figure after saving (``plt.show()``; inline in Jupyter and papermill).
+            The figure is closed afterwards either way.
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, dpi: int = DEFAULT_DPI,
@@ -95,10 +96,11 @@ class FigureWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = save_figure(fig, self.folder / f"{name}.png", dpi=self.dpi)
         self.saved.append(path)
-        if self.show:
-            import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt
 
+        if self.show:
             plt.show()
+        plt.close(fig)  # shown (inline) or not: free it; a notebook may draw dozens
         return path
 
     def markdown(self, title: str | None = None) -> str:

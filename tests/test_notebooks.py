@@ -7,6 +7,7 @@ through papermill with tiny parameters into tmp_path, and what it writes is chec
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,8 +84,12 @@ def test_parameters_cell_is_typed_plain_and_documented(path):
     declared = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` prints
     assert list(declared) == names
     assert all(info["help"] for info in declared.values())
-    default = declared["OUTPUT_DIR"]["default"].strip('"')
-    assert default == "" or default.startswith("results/")  # "" = results/lab/<notebook>/
+    default = declared["OUTPUT_DIR"]["default"]
+    nb = nbformat.read(path, as_version=4)
+    if any("notebook_output_dir(OUTPUT_DIR" in c.source for c in nb.cells):
+        assert default == '""', "run interactively, results go to results/lab/<notebook>/"
+    else:
+        assert default.strip('"').startswith("results/")
 
 
 def test_papermill_help_notebook_lists_the_parameters():
@@ -93,6 +98,26 @@ def test_papermill_help_notebook_lists_the_parameters():
                           capture_output=True, text=True, timeout=120, check=True)
     for name in papermill.inspect_notebook(str(path)):
         assert name in done.stdout
+
+
+def test_make_lab_sets_the_offline_mirror_like_make_run(tmp_path):
+    """`make lab` exports BSRGAN_MIRRORS=../shared/assets when it exists and nothing is set."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    # a checkout next to a shared/assets folder; JupyterLab replaced by printing the variable
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copy(ROOT / "Makefile", checkout / "Makefile")
+    (tmp_path / "shared" / "assets").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "BSRGAN_MIRRORS"}
+    show = ["STAMP=", "JUPYTER_LAB=printenv BSRGAN_MIRRORS; echo"]
+    done = subprocess.run(["make", "-s", "lab", *show], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert str((tmp_path / "shared" / "assets").resolve()) in done.stdout.splitlines()
+    done = subprocess.run(["make", "-s", "lab", *show], cwd=checkout,
+                          env={**env, "BSRGAN_MIRRORS": "/elsewhere"},
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.splitlines()[0] == "/elsewhere"  # an explicit setting wins
 
 
 # ----------------------------------------------------------------------------------- experiments
@@ -131,13 +156,30 @@ def execute(path: Path, tmp_path: Path, **parameters) -> Path:
     return out
 
 
+def assert_figures_legible_and_summarised(out: Path, expected: set[str]) -> None:
+    """Every PNG figure the notebook wrote is >= 110 dpi and embedded in its summary.md."""
+    from PIL import Image
+
+    from bsrgan.plotting import MIN_DPI
+
+    figures = {p.stem: p for p in out.glob("*.png")}
+    assert expected <= set(figures), sorted(expected - set(figures))
+    summary = (out / "summary.md").read_text()
+    for name, path in figures.items():
+        with Image.open(path) as img:
+            dpi = img.info.get("dpi")
+        assert dpi is not None and round(dpi[0]) >= MIN_DPI, (name, dpi)
+        assert f"![{name}]({name}.png)" in summary, name
+
+
 @pytest.mark.slow
 def test_01_degradation_model(tmp_path):
     out = execute(NOTEBOOK_DIR / "01_degradation_model.ipynb", tmp_path,
                   NUM_PAIRS=2, NUM_PLANS=400, SPEED_PAIRS=2)
-    for figure in ("blur_kernels", "downsampling", "gaussian_noise", "jpeg", "camera_noise_steps",
-                   "pipeline_gallery", "op_distributions", "bsrgan_vs_plus"):
-        assert (out / f"{figure}.png").stat().st_size > 1000, figure
+    assert_figures_legible_and_summarised(out, {
+        "hr_photos", "blur_kernels", "downsampling", "gaussian_noise", "jpeg",
+        "camera_noise_steps", "camera_noise_levels", "degradation_steps", "shuffle_heatmap",
+        "shuffle_placement", "pipeline_gallery", "op_distributions", "bsrgan_vs_plus"})
     stats = pd.read_csv(out / "op_statistics.csv")
     assert set(stats.op) >= {"blur", "jpeg", "camera_noise", "downsample2"}
     assert (stats.z.abs() < 5).all(), stats  # frequencies agree with the probabilities
@@ -146,6 +188,12 @@ def test_01_degradation_model(tmp_path):
     assert trace[0]["op"] == "modcrop" and trace[-1]["op"] == "crop"
     summary = (out / "summary.md").read_text()
     assert "bit-identical: True" in summary
+    assert "downsample-2 always before downsample-3" in summary
+    record = json.loads((out / "record.json").read_text())
+    assert record["metrics"]["replay_bit_identical"] is True
+    assert record["metrics"]["order_max_abs_deviation"] < 0.1  # 400 draws: SE 0.018 per cell
+    assert abs(sum(record["metrics"]["blur_before_between_after"]) - 1) < 1e-3
+    assert record["datasets"]["HR photos"]["images"] == 5  # the embedded photos, hashed
     speed = pd.read_csv(out / "speed.csv")
     assert len(speed) == 4 and (speed["ms/pair"] > 0).all()
 
@@ -155,44 +203,91 @@ TINY_TRAINING = {"MODEL": "rrdbnet_tiny", "NUM_ITERS": 6, "BATCH_SIZE": 2, "LQ_P
                  "VAL_SET": "embedded"}
 
 
+def copy_checkout(root: Path) -> Path:
+    """The layout Jupyter sees: <root>/pyproject.toml and <root>/notebooks/*.ipynb."""
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    for path in NOTEBOOKS:
+        shutil.copy(path, root / "notebooks" / path.name)
+    return root
+
+
+def run_like_jupyter(checkout: Path, stem: str, executed: Path, **parameters) -> None:
+    """Run a notebook as JupyterLab does: kernel in notebooks/, no OUTPUT_DIR injected."""
+    assert "OUTPUT_DIR" not in parameters
+    papermill.execute_notebook(str(checkout / "notebooks" / f"{stem}.ipynb"),
+                               str(executed / f"{stem}.ipynb"), parameters=parameters,
+                               progress_bar=False, cwd=str(checkout / "notebooks"))
+
+
 @pytest.mark.slow
-def test_02_then_03_train_and_hand_over_the_weights(tmp_path, monkeypatch):
-    if (SHARED_ASSETS / "MANIFEST.tsv").is_file():  # real VGG16 features for the perceptual loss
+def test_02_then_03_run_in_jupyter_write_to_results_lab_and_hand_over_the_weights(
+        tmp_path, monkeypatch):
+    if (SHARED_ASSETS / "MANIFEST.tsv").is_file():  # real VGG16 features and NIQE parameters
         monkeypatch.setenv("BSRGAN_MIRRORS", str(SHARED_ASSETS))
-    out2 = execute(NOTEBOOK_DIR / "02_train_bsrnet.ipynb", tmp_path, **TINY_TRAINING)
+    checkout = copy_checkout(tmp_path / "checkout")
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    lab = checkout / "results" / "lab"
+
+    run_like_jupyter(checkout, "02_train_bsrnet", executed, **TINY_TRAINING)
+    out2 = lab / "02_train_bsrnet"
     weights = Path(read_outputs(out2)["BSRNET_WEIGHTS"])
     assert weights.is_file() and weights.is_relative_to(out2)
-    for name in ("training_pairs", "training_curves", "validation_grid"):
-        assert (out2 / f"{name}.png").stat().st_size > 1000, name
+    assert_figures_legible_and_summarised(out2, {"training_pairs", "training_curves",
+                                                 "validation_grid"})
     history = pd.read_csv(out2 / "validation.csv")
     assert history["step"].tolist() == [0, 3, 6]
     assert (history["psnr_bicubic"] > 10).all()  # the reference line is a real PSNR
     summary = (out2 / "summary.md").read_text()
     assert "rrdbnet_tiny" in summary and "| bicubic" in summary
+    record = json.loads((out2 / "record.json").read_text())
+    assert record["configs"]["stage1"]["data"]["lq_patch"] == 16
+    assert record["weights"]["BSRNet (EMA)"]["path"] == \
+        "<project>/results/lab/02_train_bsrnet/run/weights/bsrnet_ema.pth"
+    assert len(record["weights"]["BSRNet (EMA)"]["sha256"]) == 64
 
     # rerunning into the same folder continues the run with RESUME (and starts afresh without)
-    execute(NOTEBOOK_DIR / "02_train_bsrnet.ipynb", tmp_path, **{**TINY_TRAINING, "NUM_ITERS": 9},
-            RESUME=True)
+    run_like_jupyter(checkout, "02_train_bsrnet", executed, **{**TINY_TRAINING, "NUM_ITERS": 9},
+                     RESUME=True)
     resumed = pd.read_csv(out2 / "validation.csv")
     assert resumed["step"].tolist() == [0, 3, 6, 9]
     assert resumed.iloc[:3].equals(history)  # the first 6 iterations were not redone
 
-    out3 = execute(NOTEBOOK_DIR / "03_train_bsrgan.ipynb", tmp_path, BSRNET_WEIGHTS=str(weights),
-                   **TINY_TRAINING)
+    # 03 with BSRNET_WEIGHTS left empty finds 02's weights in results/lab
+    run_like_jupyter(checkout, "03_train_bsrgan", executed, **TINY_TRAINING,
+                     COMPARE_IMAGES=2, COMPARE_HR_SIZE=200)
+    out3 = lab / "03_train_bsrgan"
     assert Path(read_outputs(out3)["BSRGAN_WEIGHTS"]).is_file()
-    table = pd.read_csv(out3 / "bsrnet_vs_bsrgan.csv")
-    assert table["model"].tolist() == ["bicubic", "BSRNet (start)", "BSRGAN"]
+    summary = (out3 / "summary.md").read_text()
+    assert "from BSRNet weights results/lab/02_train_bsrnet/run/weights/bsrnet_ema.pth" in summary
     # the GAN stage starts from the BSRNet weights: identical validation at iteration 0
-    bsrnet_last = resumed.iloc[-1]
-    assert table.iloc[1]["PSNR-Y (dB)"] == pytest.approx(bsrnet_last["psnr"], abs=1e-3)
+    gan_history = pd.read_csv(out3 / "validation.csv")
+    assert gan_history.iloc[0]["psnr"] == pytest.approx(resumed.iloc[-1]["psnr"], abs=1e-3)
+    table = pd.read_csv(out3 / "bsrnet_vs_bsrgan.csv")
+    assert table["method"].tolist() == ["bicubic", "BSRNet (start)", "BSRGAN"]
+    assert {"psnr", "ssim", "lpips", "niqe", "colour_shift", "hf_ratio"} <= set(table.columns)
+    assert (table["psnr"] > 0).all()
+    per_image = pd.read_csv(out3 / "stage_comparison_per_image.csv")
+    assert len(per_image) == 3 * 2
     log = pd.read_csv(out3 / "run" / "train_log.csv")
     assert {"l_pix", "l_gan", "d_loss"} <= set(log.columns)
-    summary = (out3 / "summary.md").read_text()
-    assert "from BSRNet weights" in summary and "`patchgan_sn`" in summary
+    assert "`patchgan_sn`" in summary and "## What this run shows" in summary
+    figures = {"training_curves", "bsrnet_vs_bsrgan", "bsrnet_vs_bsrgan_zoom"}
     if (SHARED_ASSETS / "MANIFEST.tsv").is_file():
         assert "l_percep" in log.columns and "VGG16" in summary  # the stated deviation
+        assert table.loc[0, "lpips"] > 0 and table.loc[0, "niqe"] > 0  # bicubic: defined
+        figures.add("perception_distortion")
     else:
         assert "WITHOUT the perceptual loss" in summary
+    assert_figures_legible_and_summarised(out3, figures)
+    record = json.loads((out3 / "record.json").read_text())
+    assert record["weights"]["start"]["sha256"] == \
+        json.loads((out2 / "record.json").read_text())["weights"]["BSRNet (EMA)"]["sha256"]
+    assert set(record["metrics"]["psnr"]) == {"bicubic", "BSRNet (start)", "BSRGAN"}
+    # nothing was written next to the notebooks
+    assert sorted(p.name for p in (checkout / "notebooks").iterdir()) == \
+        sorted(p.name for p in NOTEBOOKS)
 
 
 def _png_dpi(path: Path) -> float:

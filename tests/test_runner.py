@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from bsrgan.assets.verify import sha256_file
 from bsrgan.cli import main as cli_main
 from bsrgan.runner import (
     ExperimentError,
@@ -48,10 +49,12 @@ PRODUCER = (
     """,
     """
     from pathlib import Path
-    from bsrgan.runner import write_outputs
+    from bsrgan.runner import record, write_outputs
     Path(OUTPUT_DIR, "table.md").write_text(f"| num |\\n|---|\\n| {NUM} |\\n")
     Path(OUTPUT_DIR, "summary.md").write_text("# a\\n")
     write_outputs(OUTPUT_DIR, DOUBLED=NUM * 2, TABLE=str(Path(OUTPUT_DIR, "table.md")))
+    record(OUTPUT_DIR, metrics={"doubled": NUM * 2}, configs={"c": {"num": NUM}},
+           weights={"table": Path(OUTPUT_DIR, "table.md")})
     """,
 )
 CONSUMER = (
@@ -148,6 +151,9 @@ def test_coerce_checks_declared_types():
     assert coerce(5, "Optional[int]", where="w") == 5
     assert coerce([1], "list[int]", where="w") == [1]
     assert coerce(object, "SomeClass", where="w") is object  # unknown annotations pass through
+    # one string for a list parameter is a one-item list (papermill/--set), never its characters
+    assert coerce("realsrset", "list", where="w") == ["realsrset"]
+    assert coerce("a, b", "list[str]", where="w") == ["a", "b"]
     for value, type_name in [("abc", "int"), (1.5, "int"), (True, "int"), (1, "bool"),
                              ("x", "float"), (3, "str"), ({}, "list")]:
         with pytest.raises(ExperimentError, match="expects"):
@@ -169,6 +175,38 @@ def test_outputs_round_trip_and_merge(tmp_path):
     assert read_outputs(tmp_path) == {"A": 2, "B": "x"}
     with pytest.raises(TypeError, match="not JSON-serialisable"):
         write_outputs(tmp_path, C=object())
+
+
+def test_record_hashes_inputs_and_writes_strict_json(tmp_path):
+    import numpy as np
+
+    from bsrgan.io import imwrite
+    from bsrgan.runner import read_record, record
+
+    checkout = tmp_path / "checkout"
+    (checkout / "notebooks").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    images = checkout / "data"
+    images.mkdir()
+    for i in range(2):
+        imwrite(images / f"{i}.png", np.full((8, 8, 3), i / 2, dtype=np.float32))
+    (images / "notes.txt").write_text("not an image")
+    weights = checkout / "w.pth"
+    weights.write_bytes(b"weights")
+    out = checkout / "results" / "lab" / "nb"
+    record(out, datasets={"train": images}, weights={"w": weights},
+           metrics={"psnr": np.float32(20.5), "niqe": {"a": float("nan")}})
+    first = read_record(out)
+    assert first["datasets"]["train"]["images"] == 2  # what the code reads: images only
+    assert first["datasets"]["train"]["path"] == "<project>/data"
+    assert first["weights"]["w"] == {"path": "<project>/w.pth", "sha256": sha256_file(weights)}
+    assert first["metrics"] == {"psnr": 20.5, "niqe": {"a": None}}  # strict JSON: no NaN
+    json.loads((out / "record.json").read_text(), parse_constant=pytest.fail)
+    imwrite(images / "1.png", np.zeros((8, 8, 3), dtype=np.float32))  # one image changes
+    record(out, datasets={"train": images}, metrics={"steps": 3})
+    second = read_record(out)
+    assert second["datasets"]["train"]["sha256"] != first["datasets"]["train"]["sha256"]
+    assert second["metrics"] == {**first["metrics"], "steps": 3}  # entries merge
 
 
 # ---------------------------------------------------------------- validation before anything runs
@@ -250,6 +288,13 @@ def test_run_passes_outputs_applies_overrides_and_records_provenance(tmp_path, c
     assert b["parameters"]["LABEL"] == "007"
     assert a["seconds"] > 0 and b["seconds"] > 0 and run["seconds"] >= a["seconds"] + b["seconds"]
     assert a["notebook"] == "notebooks/a_nb.ipynb" and a["git_sha"] == sha
+    # what was run and what it used, by content: notebook, experiment file, inputs; headline numbers
+    assert a["notebook_sha256"] == sha256_file(tmp_path / "notebooks" / "a_nb.ipynb")
+    assert run["experiment_file"] == {"path": "experiments/exp.yaml", "sha256": sha256_file(path)}
+    assert a["record"]["metrics"] == {"doubled": 42} and run["metrics"] == {"a": {"doubled": 42}}
+    assert a["record"]["configs"] == {"c": {"num": 21}}
+    table = a["record"]["weights"]["table"]
+    assert table == {"path": "a_nb/table.md", "sha256": sha256_file(out / "a_nb" / "table.md")}
     assert str(tmp_path) not in (out / "run.json").read_text()  # no machine paths in the record
 
     # --only b into the same folder: a's recorded output is reused, a's record kept

@@ -18,6 +18,7 @@ backend lives in :mod:`bsrgan.degradation.batched`. See ``docs/degradation.md``.
 from typing import Any
 
 from bsrgan.degradation.pipelines import (
+    BSRGAN_STEPS,
     OPS,
     apply_op,
     degrade_bsrgan,
@@ -25,9 +26,11 @@ from bsrgan.degradation.pipelines import (
     plan_bsrgan,
     plan_bsrgan_plus,
     replay,
+    sample_bsrgan_order,
 )
 
 __all__ = [
+    "BSRGAN_STEPS",
     "OPS",
     "apply_op",
     "degrade_bsrgan",
@@ -38,6 +41,7 @@ __all__ = [
     "plan_bsrgan_plus",
     "replay",
     "replay_batch",
+    "sample_bsrgan_order",
 ]
 
 #: Imported on first use: they need torch and torchvision, the numpy backend does not.

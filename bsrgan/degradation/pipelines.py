@@ -228,6 +228,24 @@ def _random_crop(rng: np.random.Generator, h: int, w: int, size: int, sf: int) -
     return CropParams(top, left, size, sf)
 
 
+#: The seven steps ``degrade_bsrgan`` shuffles, by index (the release's numbering).
+BSRGAN_STEPS: tuple[str, ...] = (
+    "blur", "blur", "downsample2", "downsample3", "gaussian_noise", "jpeg", "camera_noise",
+)
+
+
+def sample_bsrgan_order(rng: np.random.Generator) -> list[int]:
+    """The shuffle of ``degrade_bsrgan``: a permutation of the step indices of
+    :data:`BSRGAN_STEPS`, uniform over the orders that put downsample-2 (2) before
+    downsample-3 (3) (a uniform permutation with the two swapped when out of order, as in the
+    release)."""
+    order = [int(i) for i in rng.permutation(len(BSRGAN_STEPS))]
+    i2, i3 = order.index(2), order.index(3)
+    if i2 > i3:  # downsample-3 resizes to 1/sf of the size before downsample-2
+        order[i2], order[i3] = order[i3], order[i2]
+    return order
+
+
 def plan_bsrgan(
     rng: np.random.Generator,
     height: int,
@@ -249,10 +267,7 @@ def plan_bsrgan(
         trace.append(trace_entry("downsample1", p))
         h, w, sf = p.height, p.width, 2
 
-    order = [int(i) for i in rng.permutation(7)]
-    i2, i3 = order.index(2), order.index(3)
-    if i2 > i3:  # downsample-2 must come before downsample-3
-        order[i2], order[i3] = order[i3], order[i2]
+    order = sample_bsrgan_order(rng)
 
     h_before, w_before = h, w  # size before downsample-2 (reset there)
     for step in order:

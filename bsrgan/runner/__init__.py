@@ -1,8 +1,10 @@
 """Run the numbered notebooks of an experiment headless with papermill, with provenance.
 
 ``bsrgan run experiments/quickstart.yaml`` is :func:`load_experiment` + :func:`run_experiment`;
-notebooks hand values to later notebooks with :func:`write_outputs`.
+notebooks check their parameter values first (:func:`check_parameters`), hand values to later
+notebooks with :func:`write_outputs` and record inputs and headline numbers with :func:`record`.
 """
+from bsrgan.runner.checks import ParameterError, check_parameters
 from bsrgan.runner.config import (
     Experiment,
     ExperimentError,
@@ -34,9 +36,11 @@ from bsrgan.runner.parameters import (
     coerce,
     declared_parameters,
 )
+from bsrgan.runner.record import RECORD_FILE, read_record, record
 
 __all__ = [
     "OUTPUTS_FILE",
+    "RECORD_FILE",
     "RUN_FILE",
     "DeclaredParameter",
     "Experiment",
@@ -45,8 +49,10 @@ __all__ = [
     "NotebookRecord",
     "NotebookSpec",
     "Override",
+    "ParameterError",
     "ResolvedParameters",
     "RunResult",
+    "check_parameters",
     "coerce",
     "declared_parameters",
     "load_experiment",
@@ -57,6 +63,8 @@ __all__ = [
     "plan_run",
     "project_root",
     "read_outputs",
+    "read_record",
+    "record",
     "run_experiment",
     "write_outputs",
 ]

@@ -75,6 +75,7 @@ class Experiment:
         required: parameters that must not be empty ("", null, []) in any selected notebook
             that declares them, checked before the first notebook runs: ``name -> what it is``
             (the text is shown in the error).
+        source: the YAML file itself (None when built from a dict in memory).
     """
 
     name: str
@@ -85,6 +86,7 @@ class Experiment:
     results_dir: str = "../results"
     base_dir: Path = field(default_factory=Path.cwd)
     required: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None
 
     def notebook_path(self, spec: NotebookSpec) -> Path:
         """Absolute path of a notebook's source file."""
@@ -107,9 +109,10 @@ class Experiment:
         return [spec.id for spec in self.notebooks]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly view without the machine-specific ``base_dir``."""
+        """JSON-friendly view without the machine-specific ``base_dir`` and ``source``."""
         data = dataclasses.asdict(self)
         data.pop("base_dir")
+        data.pop("source")
         return data
 
 
@@ -135,7 +138,7 @@ def experiment_from_dict(data: Any, source: str | os.PathLike[str]) -> Experimen
     where = str(source)
     if not isinstance(data, dict):
         raise ExperimentError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
-    allowed = {f.name for f in dataclasses.fields(Experiment)} - {"base_dir"}
+    allowed = {f.name for f in dataclasses.fields(Experiment)} - {"base_dir", "source"}
     _reject_unknown(data, allowed, where)
     for key in ("name", "notebooks"):
         if key not in data:
@@ -161,6 +164,7 @@ def experiment_from_dict(data: Any, source: str | os.PathLike[str]) -> Experimen
         results_dir=_typed(data.get("results_dir", "../results"), str, f"{where}: results_dir"),
         base_dir=source.resolve().parent,
         required=_required(data.get("required", {}), f"{where}: required"),
+        source=source.resolve() if source.is_file() else None,
     )
     return experiment
 

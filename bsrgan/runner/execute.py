@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -28,7 +29,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bsrgan.runner.config import Experiment, ExperimentError, Override, parse_only
+from bsrgan.assets.verify import sha256_file
+from bsrgan.runner.checks import (
+    CheckContext,
+    ParameterError,
+    absolute_paths,
+    literal_default,
+    notebook_checks,
+    problems_in,
+)
+from bsrgan.runner.config import Experiment, ExperimentError, NotebookSpec, Override, parse_only
 from bsrgan.runner.outputs import read_outputs
 from bsrgan.runner.parameters import (
     ResolvedParameters,
@@ -37,6 +47,7 @@ from bsrgan.runner.parameters import (
     resolve_parameters,
 )
 from bsrgan.runner.provenance import device_info, environment_flags, git_info, package_versions
+from bsrgan.runner.record import read_record
 from bsrgan.utils.atomic import atomic_write_text
 
 RUN_FILE = "run.json"
@@ -73,6 +84,8 @@ class NotebookRecord:
     defaults: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     git_sha: str | None = None
+    notebook_sha256: str | None = None  # the source notebook as executed
+    record: dict[str, Any] = field(default_factory=dict)  # metrics, configs, datasets, weights
     error: NotebookFailure | None = None
 
 
@@ -117,19 +130,45 @@ def plan_run(
 
 def _plan(experiment: Experiment, overrides: list[Override], only: str | None,
           run_dir: str | os.PathLike[str] | None) -> tuple[dict[str, ResolvedParameters], dict]:
-    """:func:`plan_run`, plus every notebook's declared parameters (parsed once, reused by the run)."""
+    """:func:`plan_run`, plus every notebook's declared parameters (parsed once, reused by the run).
+
+    Checks types, then values (:mod:`bsrgan.runner.checks`) of every selected notebook, and
+    raises one :class:`ParameterError` listing every bad value before anything runs.
+    """
     selected = parse_only(only, experiment)
     declared = {spec.id: declared_parameters(experiment.notebook_path(spec))
                 for spec in experiment.notebooks}
     check_shared_parameters(experiment, declared, overrides, selected)
-    root = Path(run_dir) if run_dir is not None else experiment.results_root() / "<run-id>"
-    plan = {
-        notebook_id: resolve_parameters(
-            experiment, experiment.spec(notebook_id), declared[notebook_id], overrides, {},
-            root / experiment.spec(notebook_id).stem)
-        for notebook_id in selected
-    }
+    root = Path(run_dir).resolve() if run_dir is not None else \
+        experiment.results_root() / "<run-id>"
+    upstream: dict[str, tuple[str, Any]] = {}
+    for spec in experiment.notebooks:  # outputs already recorded in a reused run folder
+        if spec.id not in selected and run_dir is not None:
+            for name, value in read_outputs(root / spec.stem).items():
+                upstream[name] = (spec.id, value)
+    plan: dict[str, ResolvedParameters] = {}
+    produced: set[str] = set()  # parameters earlier selected notebooks will hand on
+    reports: list[str] = []
+    for spec in experiment.notebooks:
+        if spec.id not in selected:
+            continue
+        output_dir = root / spec.stem
+        resolved = _resolve(experiment, spec, declared[spec.id], overrides, upstream, output_dir)
+        plan[spec.id] = resolved
+        explicit = {n for n, src in resolved.sources.items()
+                    if src.startswith(("--set", "experiment:notebooks"))}
+        values = {name: literal_default(p.default) for name, p in declared[spec.id].items()}
+        values.update(resolved.values)
+        ctx = CheckContext(base_dir=output_dir, pending=frozenset(produced - explicit))
+        problems = problems_in(spec.notebook, values, ctx)
+        if problems:
+            reports.append(_problem_report(spec, problems, resolved))
+        checks = notebook_checks(spec.notebook)
+        if checks is not None:
+            produced |= set(checks.produces)
     _check_required(experiment, plan)
+    if reports:
+        raise ParameterError("bad parameter values; nothing was run:\n" + "\n".join(reports))
     return plan, declared
 
 
@@ -142,6 +181,30 @@ def _check_required(experiment: Experiment, plan: dict[str, ResolvedParameters])
             raise ExperimentError(
                 f"experiment {experiment.name!r} needs {name} (empty for notebook(s) "
                 f"{', '.join(empty)}): {what}. Set it with --set {name}=VALUE")
+
+
+def _resolve(experiment: Experiment, spec: NotebookSpec, declared: dict,
+             overrides: list[Override], upstream: dict[str, tuple[str, Any]],
+             output_dir: Path) -> ResolvedParameters:
+    """:func:`resolve_parameters` with relative paths made absolute where they were given:
+    ``--set`` values against the folder ``bsrgan run`` started in, experiment-file values
+    against the YAML file's folder (the kernel itself runs in ``output_dir``)."""
+    resolved = resolve_parameters(experiment, spec, declared, overrides, upstream, output_dir)
+    values = absolute_paths(spec.notebook, resolved.values, resolved.sources,
+                            cli_dir=Path.cwd(), file_dir=experiment.base_dir)
+    return ResolvedParameters(values=values, sources=resolved.sources)
+
+
+def _problem_report(spec: NotebookSpec, problems: list[str], resolved: ResolvedParameters) -> str:
+    """The problems of one notebook, and where each mentioned value came from."""
+    lines = [f"[{spec.id}] {spec.notebook}:"]
+    lines += [f"  - {problem}" for problem in problems]
+    text = " ".join(problems)
+    origins = [f"{name} from {source}" for name, source in resolved.sources.items()
+               if name != "OUTPUT_DIR" and re.search(rf"\b{name}\b", text)]
+    if origins:
+        lines.append(f"    (given: {'; '.join(origins)})")
+    return "\n".join(lines)
 
 
 def run_experiment(
@@ -212,6 +275,7 @@ def run_experiment(
         "device": device_info(),
         "environment": environment_flags(),
         "config": experiment.to_dict(),
+        "experiment_file": _experiment_file(experiment, project_root),
         "previous_invocations": _previous_invocations(run_dir),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -224,13 +288,13 @@ def run_experiment(
         record = records[spec.id]
         output_dir = run_dir / spec.stem
         output_dir.mkdir(parents=True, exist_ok=True)
-        resolved = resolve_parameters(experiment, spec, declared[spec.id], overrides, upstream,
-                                      output_dir)
+        resolved = _resolve(experiment, spec, declared[spec.id], overrides, upstream, output_dir)
         record.parameters = _portable(resolved.values, run_dir, project_root)
         record.sources = resolved.sources
         record.defaults = {name: p.default for name, p in declared[spec.id].items()
                            if name not in resolved.values}
         record.status, record.started, record.git_sha = "running", _now(), git["sha"]
+        record.notebook_sha256 = sha256_file(experiment.notebook_path(spec))
         _write_run(run_dir, run_info, records)
         shown = ", ".join(f"{k}={v!r}" for k, v in record.parameters.items() if k != "OUTPUT_DIR")
         print(f"[{spec.id}] {spec.notebook} {shown}", file=stream, flush=True)
@@ -258,6 +322,7 @@ def run_experiment(
         record.status = "ok"
         outputs = read_outputs(output_dir)
         record.outputs = _portable(outputs, run_dir, project_root)
+        record.record = _portable(read_record(output_dir), run_dir, project_root)
         for name, value in outputs.items():
             upstream[name] = (spec.id, value)
         print(f"[{spec.id}] ok in {record.seconds:.1f} s", file=stream, flush=True)
@@ -366,6 +431,8 @@ def _write_run(run_dir: Path, run_info: dict[str, Any], records: dict[str, Noteb
     data["invocations"] = [*data.pop("previous_invocations", []), current]
     data["notebooks"] = [asdict(r) for r in records.values()]
     data["seeds"] = {r.id: _seeds(r) for r in records.values() if _seeds(r)}
+    data["metrics"] = {r.id: r.record.get("metrics") for r in records.values()
+                       if r.record.get("metrics")}
     atomic_write_text(run_dir / RUN_FILE, json.dumps(data, indent=2, default=str) + "\n")
 
 
@@ -410,6 +477,14 @@ def _load_previous(run_dir: Path) -> dict[str, NotebookRecord]:
         return records
     except (ValueError, TypeError, KeyError):
         return {}
+
+
+def _experiment_file(experiment: Experiment, project_root: Path) -> dict[str, Any] | None:
+    """Path (relative to the project) and sha256 of the experiment's YAML file."""
+    if experiment.source is None or not experiment.source.is_file():
+        return None
+    return {"path": _relative(experiment.source, project_root),
+            "sha256": sha256_file(experiment.source)}
 
 
 def _fresh_run_dir(root: Path) -> Path:

@@ -67,8 +67,9 @@ def coerce(value: Any, type_name: str, *, raw: str | None = None, where: str) ->
     """Return ``value`` converted to the annotated type, or raise :class:`ExperimentError`.
 
     ``raw`` (command-line text) is used verbatim for ``str`` parameters. Conversions are the
-    lossless ones only: int -> float, numeric text -> float (YAML 1.1 reads ``1e-4`` as text).
-    Unknown annotations are passed through unchecked.
+    lossless ones only: int -> float, numeric text -> float (YAML 1.1 reads ``1e-4`` as text),
+    and one string for a list parameter -> a list (split at commas: ``realsrset`` ->
+    ``["realsrset"]``, never a list of characters). Unknown annotations pass through unchecked.
     """
     type_name = type_name.strip()
     optional = _OPTIONAL_RE.match(type_name)
@@ -106,6 +107,9 @@ def coerce(value: Any, type_name: str, *, raw: str | None = None, where: str) ->
                 pass
     elif isinstance(value, _SIMPLE_TYPES[base]):
         return list(value) if base == "tuple" else value
+    elif base in ("list", "tuple") and isinstance(value, str):
+        # one string for a list parameter: "realsrset" -> ["realsrset"], "a,b" -> ["a", "b"]
+        return [part.strip() for part in value.split(",") if part.strip()]
     hint = " (quote it)" if base == "str" else ""
     raise ExperimentError(f"{where}: expects {type_name}, got {type(value).__name__} {value!r}{hint}")
 

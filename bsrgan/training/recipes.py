@@ -1,0 +1,275 @@
+"""The paper's two training stages, built from the plain parameters of notebooks 02 and 03.
+
+A notebook's parameters cell holds flat values (``NUM_ITERS``, ``LQ_PATCH``, ...); this module
+turns them into a :class:`~bsrgan.training.TrainConfig` and finds what a stage starts from, so the
+notebooks read like the paper's steps::
+
+    vset = validation_source(VAL_SET)                       # Set14 from the mirror, or the photos
+    config = bsrnet_config(params, val_dir=vset.folder)     # stage 1: L1 only
+    start = bsrnet_start(BSRNET_WEIGHTS, MODEL)             # stage 2 starts from stage 1's EMA
+    config = bsrgan_config(params, val_dir=vset.folder, init_from=start.weights)
+
+``params`` maps the notebook's parameter names (upper case) to their values; ``CONFIG_OVERRIDES``
+(dotted TrainConfig keys) reaches any field the flat parameters do not name.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bsrgan.training.config import TrainConfig, config_from_dict
+
+#: Value of ``BSRNET_WEIGHTS`` that starts the GAN stage from a random generator on purpose.
+RANDOM_START = "random"
+#: Folder, under a notebook's output folder, that holds the trainer's run (weights/, logs, ...).
+RUN_SUBDIR = "run"
+#: Notebook 02's name: its output folders are where stage 2 looks for BSRNet weights.
+BSRNET_NOTEBOOK = "02_train_bsrnet"
+
+
+@dataclass(frozen=True)
+class ValidationSource:
+    """Where the validation photos come from.
+
+    Attributes:
+        folder: a folder of HR images, or None for the photos embedded in scikit-image.
+        notes: sentences for the summary (a fallback, or that validation photos are also
+            training photos).
+    """
+
+    folder: str | None
+    notes: tuple[str, ...] = ()
+
+
+def validation_source(val_set: str) -> ValidationSource:
+    """Resolve ``VAL_SET``: ``"embedded"``, an existing folder, or an asset name (e.g. ``"set14"``).
+
+    An asset that cannot be fetched (offline, no mirror) falls back to the embedded photos and
+    says so in ``notes``; an unknown asset name raises :class:`bsrgan.assets.AssetError`.
+    """
+    from bsrgan.assets import AssetError, default_registry, fetch
+
+    notes: list[str] = []
+    folder: str | None = None
+    if val_set != "embedded":
+        if Path(val_set).is_dir():
+            folder = str(Path(val_set).resolve())
+        else:
+            if val_set not in default_registry():
+                raise AssetError(f"VAL_SET {val_set!r} is neither a folder nor a known asset; "
+                                 f"assets: {default_registry().names}")
+            try:
+                folder = str(fetch(val_set, progress=False))
+            except AssetError as exc:
+                notes.append(f"validation set {val_set!r} unavailable, using the embedded photos "
+                             f"instead: {str(exc).strip().splitlines()[0]}")
+    if folder is None:
+        notes.append("validation uses the embedded photos, which are also the default training "
+                     "photos (other crops and degradations): a sanity check, not a benchmark")
+    return ValidationSource(folder=folder, notes=tuple(notes))
+
+
+def _common(params: Mapping[str, Any], val_dir: str | None, stage: str) -> dict[str, Any]:
+    """The config sections stage 1 and stage 2 share, from the notebook parameters."""
+    p = params
+    num_iters = int(p["NUM_ITERS"])
+    workers = int(p.get("NUM_WORKERS", 0))
+    return {
+        "name": "bsrnet" if stage == "psnr" else "bsrgan",
+        "stage": stage,
+        "seed": p["SEED"],
+        "total_steps": num_iters,
+        "ema_decay": p["EMA_DECAY"],
+        "log_every": max(1, min(50 if stage == "psnr" else 25, num_iters // 20)),
+        "checkpoint_every": p.get("CHECKPOINT_EVERY", 1000),
+        "data": {"hr_dir": p.get("HR_DIR") or None, "degradation": p["DEGRADATION"],
+                 "hr_crop": p["HR_CROP"], "lq_patch": p["LQ_PATCH"],
+                 "batch_size": p["BATCH_SIZE"], "num_workers": workers,
+                 "persistent_workers": workers > 0},
+        "model": {"generator": p["MODEL"]},
+        "optim": {"lr_g": p["LR"]},
+        "validation": {"every": p["VAL_EVERY"], "hr_dir": val_dir,
+                       "num_images": p["VAL_IMAGES"], "hr_size": p["VAL_HR_SIZE"],
+                       "degradation": p["DEGRADATION"]},
+        "runtime": {"device": p.get("DEVICE", "auto"), "precision": p.get("PRECISION", "auto"),
+                    "progress": bool(p.get("PROGRESS", False))},
+    }
+
+
+def bsrnet_config(params: Mapping[str, Any], *, val_dir: str | None,
+                  source: str = "notebook 02 parameters") -> TrainConfig:
+    """Stage 1 (BSRNet): RRDBNet trained with L1 only; Adam, EMA of the weights.
+
+    Args:
+        params: notebook 02's parameters by name (``SEED``, ``MODEL``, ``NUM_ITERS``, ...).
+        val_dir: validation photos (:func:`validation_source`), None for the embedded ones.
+        source: names the parameters in errors.
+    Raises:
+        bsrgan.training.ConfigError: a value the trainer rejects; the message names the key.
+    """
+    data = _common(params, val_dir, "psnr")
+    return config_from_dict(data, source=source, overrides=_overrides(params))
+
+
+def bsrgan_config(params: Mapping[str, Any], *, val_dir: str | None, init_from: str | None,
+                  perceptual_weight: float | None = None,
+                  source: str = "notebook 03 parameters") -> TrainConfig:
+    """Stage 2 (BSRGAN): the generator starts from ``init_from``; L1 + VGG perceptual + GAN loss.
+
+    ``LOSS_PRESET`` picks the recipe (``paper`` or ``released``, see
+    :data:`bsrgan.training.LOSS_PRESETS`); the discriminator's learning rate equals ``LR``.
+    ``perceptual_weight=0.0`` drops the perceptual term (used when no VGG weights exist at all).
+    """
+    data = _common(params, val_dir, "gan")
+    loss: dict[str, Any] = {"preset": params["LOSS_PRESET"],
+                            "perceptual_backbone": params.get("PERCEPTUAL_BACKBONE", "auto")}
+    if perceptual_weight is not None:
+        loss["perceptual_weight"] = perceptual_weight
+    data["loss"] = loss
+    data["model"]["init_from"] = init_from
+    data["optim"]["lr_d"] = params["LR"]
+    return config_from_dict(data, source=source, overrides=_overrides(params))
+
+
+def _overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+    overrides = params.get("CONFIG_OVERRIDES") or {}
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"CONFIG_OVERRIDES must be a mapping of dotted TrainConfig keys, "
+                        f"got {overrides!r}")
+    return dict(overrides)
+
+
+# --------------------------------------------------------------------------- stage 2 start
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """What the GAN stage's generator starts from.
+
+    Attributes:
+        weights: a weights file or registry name for ``model.init_from``; None for ``random``.
+        description: one line for the summary (which file, found how).
+    """
+
+    weights: str | None
+    description: str
+
+
+class MissingWeightsError(FileNotFoundError):
+    """No BSRNet weights to start the GAN stage from; the message says where to put them."""
+
+
+def bsrnet_weight_candidates(project: str | os.PathLike[str]) -> list[Path]:
+    """EMA weights notebook 02 left in ``project``, newest first.
+
+    Looks in ``results/lab/02_train_bsrnet/run/weights/`` (interactive runs) and in
+    ``results/<experiment>/<run-id>/02_train_bsrnet/run/weights/`` (``bsrgan run``).
+    """
+    results = Path(project) / "results"
+    patterns = (f"lab/{BSRNET_NOTEBOOK}/{RUN_SUBDIR}/weights/*_ema.pth",
+                f"*/*/{BSRNET_NOTEBOOK}/{RUN_SUBDIR}/weights/*_ema.pth")
+    found = {path.resolve() for pattern in patterns for path in results.glob(pattern)
+             if path.is_file()}
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def bsrnet_start(value: str, model: str, *, project: str | os.PathLike[str] | None = None
+                 ) -> StartingPoint:
+    """Resolve ``BSRNET_WEIGHTS`` for a generator ``model``.
+
+    - ``""``: the newest BSRNet weights notebook 02 wrote in this checkout
+      (:func:`bsrnet_weight_candidates`); :class:`MissingWeightsError` when there are none.
+    - ``"random"``: a random generator, on purpose (an ablation; never a silent fallback).
+    - a file, or a registry name such as ``"BSRNet"`` (the official weights).
+
+    The weights must fit ``model`` (checked here, before any training): a mismatch raises
+    :class:`bsrgan.models.WeightsError` naming the file.
+    """
+    from bsrgan.models import MODELS, PRETRAINED
+    from bsrgan.runner.outputs import project_root
+
+    if value == RANDOM_START:
+        return StartingPoint(None, "a random generator (BSRNET_WEIGHTS='random'), not BSRNet")
+    if value:
+        if value not in PRETRAINED and not Path(value).is_file():
+            raise MissingWeightsError(
+                f"BSRNET_WEIGHTS={value!r} is neither a file nor a registered model "
+                f"({sorted(PRETRAINED)})")
+        how = "registry weights" if value in PRETRAINED else "BSRNet weights"
+        start = StartingPoint(value, f"{how} {Path(value).name if how != 'registry weights' else value}")
+    else:
+        root = project_root(project)
+        candidates = bsrnet_weight_candidates(root)
+        if not candidates:
+            raise MissingWeightsError(
+                "no BSRNet weights to start the GAN stage from: run notebook 02 first (its EMA "
+                f"weights land in results/lab/{BSRNET_NOTEBOOK}/{RUN_SUBDIR}/weights/ of "
+                f"{root}), or set BSRNET_WEIGHTS to a weights file, to 'BSRNet' for the official "
+                "weights, or to 'random' to train from a random generator on purpose")
+        newest = candidates[0]
+        shown = newest.relative_to(root) if newest.is_relative_to(root) else newest
+        start = StartingPoint(str(newest), f"BSRNet weights {shown} (the newest of notebook 02 "
+                                           f"in this checkout, {len(candidates)} found)")
+    if model not in MODELS:
+        raise KeyError(f"unknown MODEL {model!r}; registered: {sorted(MODELS)}")
+    _check_fits(start.weights, model)
+    return start
+
+
+def _check_fits(weights: str, model: str) -> None:
+    """Load ``weights`` into ``model`` strictly; WeightsError naming both when they differ."""
+    from bsrgan.models import WeightsError, build_model, load_pretrained
+
+    loaded = load_pretrained(weights)
+    target = build_model(model)
+    try:
+        target.load_state_dict(loaded.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{weights}: these weights do not fit MODEL={model!r} "
+                           f"({str(exc).splitlines()[0]}); set MODEL to the generator "
+                           "they were trained with") from exc
+
+
+# --------------------------------------------------------------------------- running, reporting
+
+
+def train_gan_stage(params: Mapping[str, Any], run_dir: str | os.PathLike[str], *,
+                    val_dir: str | None, init_from: str | None, resume: bool = False):
+    """Build the stage-2 config and train it; returns ``(config, result, notes)``.
+
+    When no VGG weights exist at all (no network, no mirror), the stage runs without the
+    perceptual term and ``notes`` says so, rather than using a random VGG.
+    """
+    from bsrgan.losses.perceptual import VGGWeightsError
+    from bsrgan.training.trainer import train
+
+    notes: list[str] = []
+    config = bsrgan_config(params, val_dir=val_dir, init_from=init_from)
+    try:
+        result = train(config, run_dir, resume=resume, overwrite=not resume)
+    except VGGWeightsError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        notes.append(f"no VGG weights available, trained WITHOUT the perceptual loss: {reason}")
+        config = bsrgan_config(params, val_dir=val_dir, init_from=init_from,
+                               perceptual_weight=0.0)
+        result = train(config, run_dir, resume=resume, overwrite=not resume)
+    if result.perceptual:
+        notes.append(f"perceptual loss: {result.perceptual}")
+    return config, result, notes
+
+
+def validation_table(history, label: str):
+    """Bicubic, the model at its first and at its last validation (PSNR-Y / SSIM-Y)."""
+    import pandas as pd
+
+    first, last = history.iloc[0], history.iloc[-1]
+    return pd.DataFrame([
+        {"model": "bicubic", "PSNR-Y (dB)": last["psnr_bicubic"], "SSIM-Y": last["ssim_bicubic"]},
+        {"model": f"{label}, iteration {int(first['step'])}", "PSNR-Y (dB)": first["psnr"],
+         "SSIM-Y": first["ssim"]},
+        {"model": f"{label}, iteration {int(last['step'])}", "PSNR-Y (dB)": last["psnr"],
+         "SSIM-Y": last["ssim"]},
+    ]).round(4)
