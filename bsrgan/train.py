@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "CHECKPOINT")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh in a run folder that holds checkpoints (deletes them)")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: accept a config that differs from the checkpoint's "
+                             "beyond run length and logging (the new values apply, learning-rate "
+                             "milestones included); without it such a resume is refused")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set total_steps=1000 "
                              "--set data.batch_size=16 (YAML syntax for the value)")
@@ -31,6 +35,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     """Load the config, train, print where the results are; returns the exit code."""
     import yaml
 
+    from bsrgan.assets import AssetError
+    from bsrgan.losses import VGGWeightsError
+    from bsrgan.metrics import MetricUnavailable
+    from bsrgan.models.pretrained import WeightsError
     from bsrgan.training import ConfigError, NonFiniteLossError, load_config, train
 
     overrides = {}
@@ -48,8 +56,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{config.name}"
     try:
         result = train(config, out, resume=args.resume, overwrite=args.overwrite,
-                       progress=False if args.no_progress else None)
-    except (NonFiniteLossError, FileExistsError, FileNotFoundError) as exc:
+                       progress=False if args.no_progress else None,
+                       allow_config_change=args.allow_config_change)
+    except ConfigError as exc:  # e.g. a resume with a changed config, cuda:N under torchrun
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (NonFiniteLossError, VGGWeightsError, AssetError, MetricUnavailable, WeightsError,
+            FileExistsError, FileNotFoundError) as exc:  # what the run needs is missing or bad
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) != 0:
