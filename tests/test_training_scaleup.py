@@ -444,3 +444,49 @@ def test_gan_stage_under_torchrun_ends_with_identical_g_and_d_on_both_ranks(tmp_
     disc.load_state_dict(state["discriminator"])
     assert _state_digest(disc) == digests["discriminator"][0]
     assert state["optimizer_d"]["state"][0]["step"] == 3  # D took every step
+
+
+def test_memory_tracker_counts_each_live_storage_once():
+    from bsrgan.training.memory import TensorMemoryTracker
+
+    tracker = TensorMemoryTracker()
+    outside = torch.empty(100)
+    tracker.ignore([outside])
+    with tracker:
+        a = torch.empty(1000)  # 4000 B
+        view = a.view(10, 100)  # the same storage
+        b = torch.empty(500, dtype=torch.float64)  # 4000 B
+        del b
+        c = torch.empty(250)  # 1000 B
+        outside.add_(1)  # an in-place op on an ignored tensor
+    assert (tracker.peak, tracker.live) == (8000, 5000)
+    del a, view, c
+
+
+def test_memory_estimate_of_a_step_scales_with_pixels_and_precision():
+    """State = weights + EMA + two Adam moments exactly; the per-op fit predicts a size it was
+    not fitted on; the memory per sample shrinks with checkpointing and with bf16."""
+    from bsrgan.models import build_model
+    from bsrgan.training.memory import estimate_step_memory, fit
+
+    cfg = tiny(**{"model.generator_args": {"nb": 4}})
+    params = list(build_model("rrdbnet_tiny", nb=4).parameters())
+    n_params = sum(p.numel() for p in params)
+    sizes = ((1, 8), (2, 8), (2, 12))
+    plain = estimate_step_memory(cfg, sizes, precision="fp32")
+    # fp32 weights, EMA, Adam exp_avg and exp_avg_sq, plus Adam's 4-byte step counters
+    assert all(p.state_bytes == 4 * 4 * n_params + 4 * len(params) for p in plain.points)
+    held_out = plain.points[2]
+    predicted = fit(plain.points[:2]).peak_bytes(held_out.micro_batch, held_out.lq_patch)
+    assert predicted == pytest.approx(held_out.peak_bytes, rel=0.01)
+    assert plain.max_fit_error < 0.01
+    checkpointed = estimate_step_memory(
+        tiny(**{"model.generator_args": {"nb": 4}, "model.checkpoint_trunk": True}), sizes,
+        precision="fp32")
+    bf16 = estimate_step_memory(cfg, sizes, precision="bf16")
+    per_sample = {name: est.per_sample_bytes(48, 72) for name, est in
+                  (("plain", plain), ("checkpointed", checkpointed), ("bf16", bf16))}
+    assert per_sample["checkpointed"] < 0.5 * per_sample["plain"]
+    assert per_sample["bf16"] < 0.6 * per_sample["plain"]
+    assert plain.peak_bytes(48, 72) > plain.peak_bytes(24, 72) > plain.points[0].peak_bytes
+    assert plain.largest_micro_batch(72, plain.peak_bytes(10, 72)) == 10

@@ -6,14 +6,20 @@
   creates while they are alive and records the peak: on a GPU this is close to what
   ``torch.cuda.max_memory_allocated`` reports, minus what never passes the dispatcher (cuDNN /
   cuBLAS workspaces) and the caching allocator's block rounding.
-* :func:`estimate_step_memory` — the peak of one training step of a config on the CPU at a few
-  small micro-batches and patches, fitted as ``fixed + per_pixel * micro_batch * lq_patch**2``
-  and extrapolated to the configured micro-batch and patch. This is an ESTIMATE of device
-  memory: the CPU's autocast casts the same convolutions to bf16 as CUDA's does, but kernels,
-  workspaces, ``torch.compile`` and the CUDA context (~0.5 GiB) are not modelled.
+* :func:`estimate_step_memory` — one training step of a config on the CPU at a few small
+  micro-batches and patches, with the live bytes recorded after every op. A step runs the same
+  ops in the same order at every size, so op ``i`` holds ``fixed_i + per_pixel_i * n`` bytes
+  (n = micro-batch x LR pixels; both fitted by least squares over the sizes); the estimated
+  peak at the configured size is ``state + max_i(fixed_i + per_pixel_i * n)``, wherever in the
+  step that maximum falls (end of the forward pass at paper scale, the gradients and optimiser
+  at tiny sizes). This is an ESTIMATE of device memory: the CPU's autocast casts the same
+  convolutions to bf16 as CUDA's does, but kernels, workspaces, ``torch.compile`` and the CUDA
+  context (~0.5 GiB) are not modelled.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 import warnings
 import weakref
@@ -57,10 +63,11 @@ class TensorMemoryTracker(TorchDispatchMode):
     moments) are not counted when an in-place op returns them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, trace: bool = False) -> None:
         super().__init__()
         self.live = 0
         self.peak = 0
+        self.trace: list[int] | None = [] if trace else None  # live bytes after every op
         self._sizes: dict[int, int] = {}
         self._ignored: set[int] = set()
 
@@ -79,6 +86,8 @@ class TensorMemoryTracker(TorchDispatchMode):
         for leaf in tree_leaves(out):
             if isinstance(leaf, torch.Tensor):
                 self._track(leaf)
+        if self.trace is not None:
+            self.trace.append(self.live)
         return out
 
     def _track(self, t: torch.Tensor) -> None:
@@ -98,34 +107,52 @@ class TensorMemoryTracker(TorchDispatchMode):
 
 @dataclass
 class StepMemory:
-    """Peak of one training step at one size (bytes)."""
+    """One training step at one size: the state alive before it and the live bytes it added
+    after each op (``trace``)."""
 
     micro_batch: int
     lq_patch: int
     state_bytes: int  # weights, EMA, optimiser moments, buffers: alive before the step
-    peak_bytes: int  # state + the peak of everything the step created
+    trace: np.ndarray  # (ops,) int64 bytes created by the step and alive after op i
 
     @property
     def lq_pixels(self) -> int:
         return self.micro_batch * self.lq_patch ** 2
 
+    @property
+    def peak_bytes(self) -> int:
+        return self.state_bytes + int(self.trace.max())
+
 
 @dataclass
 class MemoryEstimate:
-    """``peak(n) = fixed + per_pixel * n`` for n = micro-batch x LR pixels, fitted on the CPU."""
+    """Peak of a step at any size: ``state + max_i(fixed_i + per_pixel_i * n)`` over its ops,
+    n = micro-batch x LR pixels, from per-op least-squares fits over the measured sizes."""
 
-    fixed_bytes: float
-    per_pixel_bytes: float
+    state_bytes: int
+    fixed: np.ndarray  # (ops,) bytes
+    per_pixel: np.ndarray  # (ops,) bytes per LR pixel of the micro-batch
     points: list[StepMemory]
-    max_fit_error: float  # largest relative residual of the fit over the measured points
+    max_fit_error: float  # largest error of the fit at a measured peak, relative to that peak
 
     def peak_bytes(self, micro_batch: int, lq_patch: int) -> float:
-        return self.fixed_bytes + self.per_pixel_bytes * micro_batch * lq_patch ** 2
+        n = micro_batch * lq_patch ** 2
+        return float(self.state_bytes + np.max(self.fixed + self.per_pixel * n))
 
-    def largest_micro_batch(self, lq_patch: int, budget_bytes: float) -> int:
-        """The largest micro-batch whose estimated peak fits in ``budget_bytes`` (0: none)."""
-        return max(0, int((budget_bytes - self.fixed_bytes) // (self.per_pixel_bytes
-                                                                  * lq_patch ** 2)))
+    def per_sample_bytes(self, micro_batch: int, lq_patch: int) -> float:
+        """What one more sample adds to the peak at this micro-batch."""
+        return self.peak_bytes(micro_batch + 1, lq_patch) - self.peak_bytes(micro_batch, lq_patch)
+
+    def largest_micro_batch(self, lq_patch: int, budget_bytes: float, limit: int = 4096) -> int:
+        """The largest micro-batch (<= limit) whose estimated peak fits ``budget_bytes`` (0: none)."""
+        low, high = 0, limit
+        while low < high:  # the peak grows with the micro-batch
+            mid = (low + high + 1) // 2
+            if self.peak_bytes(mid, lq_patch) <= budget_bytes:
+                low = mid
+            else:
+                high = mid - 1
+        return low
 
 
 def _state_tensors(trainer) -> list[torch.Tensor]:
@@ -140,34 +167,48 @@ def _state_tensors(trainer) -> list[torch.Tensor]:
 
 
 def measure_step(trainer, micro_batch: int, lq_patch: int, seed: int = 0) -> StepMemory:
-    """Peak tensor bytes of one ``train_step`` of ``trainer`` on random data of this size.
+    """Live tensor bytes after every op of one ``train_step`` of ``trainer`` on random data.
 
-    One untracked step first creates the optimiser moments, so the tracked step is a steady one.
+    One untracked step first creates the optimiser moments, so the traced step is a steady one
+    (it starts with no gradients, as every step does).
     """
     g = torch.Generator().manual_seed(seed)
     sf = trainer.scale
     lq = torch.rand(micro_batch, 3, lq_patch, lq_patch, generator=g)
     hq = torch.rand(micro_batch, 3, lq_patch * sf, lq_patch * sf, generator=g)
-    trainer.train_step(lq, hq)
+    if not trainer.train_step(lq, hq)[1]:
+        raise RuntimeError("the warm-up step was skipped (non-finite values)")
     trainer.opt_g.zero_grad(set_to_none=True)
     if trainer.opt_d is not None:
         trainer.opt_d.zero_grad(set_to_none=True)
-    tracker = TensorMemoryTracker()
+    tracker = TensorMemoryTracker(trace=True)
     state = tracker.ignore(_state_tensors(trainer))
     lq, hq = trainer._to_device(lq), trainer._to_device(hq)
     tracker.ignore([lq, hq])
     with tracker:
         trainer.train_step(lq, hq)
-    return StepMemory(micro_batch, lq_patch, state, state + tracker.peak)
+    return StepMemory(micro_batch, lq_patch, state, np.asarray(tracker.trace, dtype=np.int64))
 
 
 def fit(points: list[StepMemory]) -> MemoryEstimate:
-    """Least-squares line through (micro-batch x LR pixels, peak bytes)."""
+    """Per-op least-squares lines through (micro-batch x LR pixels, live bytes).
+
+    Needs at least two sizes whose steps ran the same number of ops.
+    """
+    lengths = {len(p.trace) for p in points}
+    if len(points) < 2 or len(lengths) != 1:
+        raise ValueError(f"need >= 2 measured steps with the same op sequence, got op counts "
+                         f"{[len(p.trace) for p in points]}")
     n = np.array([p.lq_pixels for p in points], dtype=np.float64)
-    y = np.array([p.peak_bytes for p in points], dtype=np.float64)
-    slope, intercept = np.polyfit(n, y, 1)
-    error = float(np.max(np.abs(intercept + slope * n - y) / y))
-    return MemoryEstimate(float(intercept), float(slope), points, error)
+    traces = np.stack([p.trace for p in points]).astype(np.float64)  # (sizes, ops)
+    design = np.stack([np.ones_like(n), n], axis=1)
+    (fixed, per_pixel), *_ = np.linalg.lstsq(design, traces, rcond=None)
+    state = points[0].state_bytes
+    estimate = MemoryEstimate(state, fixed, per_pixel, points, 0.0)
+    estimate.max_fit_error = float(max(
+        abs(estimate.peak_bytes(p.micro_batch, p.lq_patch) - p.peak_bytes) / p.peak_bytes
+        for p in points))
+    return estimate
 
 
 def estimate_step_memory(config, sizes: Iterable[tuple[int, int]] = ((1, 16), (2, 16), (1, 24)),
@@ -194,7 +235,7 @@ def estimate_step_memory(config, sizes: Iterable[tuple[int, int]] = ((1, 16), (2
     })
     points = []
     with tempfile.TemporaryDirectory(prefix="bsrgan_memory_") as tmp, \
-            warnings.catch_warnings():
+            warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # small-image notices of the embedded photos
         trainer = Trainer(cfg, tmp)
         try:
