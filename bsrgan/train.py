@@ -35,11 +35,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     """Load the config, train, print where the results are; returns the exit code."""
     import yaml
 
-    from bsrgan.assets import AssetError
-    from bsrgan.losses import VGGWeightsError
-    from bsrgan.metrics import MetricUnavailable
-    from bsrgan.models.pretrained import WeightsError
-    from bsrgan.training import ConfigError, NonFiniteLossError, load_config, train
+    from bsrgan.training import ConfigError, load_config, train
 
     overrides = {}
     for item in args.set:
@@ -61,8 +57,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # e.g. a resume with a changed config, cuda:N under torchrun
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (NonFiniteLossError, VGGWeightsError, AssetError, MetricUnavailable, WeightsError,
-            FileExistsError, FileNotFoundError) as exc:  # what the run needs is missing or bad
+    except Exception as exc:
+        if not _is_run_setup_error(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) != 0:
@@ -73,6 +70,21 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"validation: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
               f"(bicubic {m['psnr_bicubic']:.2f} dB)")
     return 0
+
+
+def _is_run_setup_error(exc: BaseException) -> bool:
+    """Errors that say what a run lacks (reported in one line), as opposed to bugs (traceback).
+
+    The classes are imported here, on the error path, to keep the start of a run light.
+    """
+    from bsrgan.assets import AssetError
+    from bsrgan.losses import VGGWeightsError
+    from bsrgan.metrics import MetricUnavailable
+    from bsrgan.models.pretrained import WeightsError
+    from bsrgan.training import NonFiniteLossError
+
+    return isinstance(exc, (NonFiniteLossError, VGGWeightsError, AssetError, MetricUnavailable,
+                            WeightsError, FileExistsError, FileNotFoundError))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
