@@ -403,6 +403,12 @@ def test_gan_validation_logs_niqe_on_real_images_and_lpips(tmp_path, asset_env):
     assert (hist["niqe"] > 0).all() and ((hist["lpips"] > 0) & (hist["lpips"] < 1)).all()
     log = (tmp_path / "run" / "train.log").read_text()
     assert "NIQE on 2 real images of realsrset (Lincoln, building)" in log
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    assert {"val/niqe", "val/lpips", "val/psnr"} <= set(events.Tags()["scalars"])
+    assert {"val_real/Lincoln", "val_real/building"} <= set(events.Tags()["images"])
 
 
 def test_missing_niqe_images_stop_the_run_before_training(tmp_path):
