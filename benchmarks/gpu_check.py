@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import importlib.util
 import inspect
 import io
@@ -83,6 +84,7 @@ class Settings:
     inference_repeats: int
     degradation_batches: tuple[int, ...]
     estimate_sizes: tuple[tuple[int, int], ...]
+    workdir: Path = Path(tempfile.gettempdir())  # main() sets a temporary folder it removes
 
     @classmethod
     def full(cls) -> Settings:
@@ -122,8 +124,6 @@ def guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return fn()
     except Exception as exc:  # noqa: BLE001 - recorded: one failure must not stop the others
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
         return {"error": f"{type(exc).__name__}: {exc}"[:2000],
                 "traceback": traceback.format_exc(limit=6)[-3000:]}
 
@@ -134,7 +134,9 @@ def _sync(device: torch.device) -> None:
 
 
 def _reset_peak(device: torch.device) -> None:
+    """Free what earlier measurements left (e.g. after an out-of-memory error), reset the peak."""
     if device.type == "cuda":
+        gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
 
@@ -149,18 +151,30 @@ def _peak(device: torch.device) -> dict[str, float | None]:
 # ------------------------------------------------------------------------------------ train
 
 
+def synthetic_hr_folder(settings: Settings) -> str:
+    """A folder with one random 400x400 HR image: the train section feeds fixed random batches,
+    but a trainer needs a dataset to build its loader (it is never read)."""
+    from bsrgan.io import imwrite
+
+    folder = settings.workdir / "hr"
+    if not (folder / "noise.png").is_file():
+        imwrite(folder / "noise.png", np.random.default_rng(0).random((400, 400, 3)))
+    return str(folder)
+
+
 def stage_config(file: str, settings: Settings, **overrides: Any):
     return load_config(REPO / "experiments" / file, overrides={
+        "data.hr_dir": synthetic_hr_folder(settings),
         "validation.every": 0, "runtime.tensorboard": False, "runtime.progress": False,
         "runtime.device": settings.device, "data.num_workers": 0, "model.init_from": None,
         "loss.perceptual_pretrained": False, "runtime.compile_backend": settings.compile_backend,
         **settings.overrides, **overrides})
 
 
-def _quiet_trainer(cfg) -> Trainer:
+def _quiet_trainer(cfg, settings: Settings) -> Trainer:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")  # small-image notices of the embedded photos
-        return Trainer(cfg, tempfile.mkdtemp(prefix="gpu_check_"))
+        warnings.simplefilter("ignore")
+        return Trainer(cfg, tempfile.mkdtemp(prefix="run_", dir=settings.workdir))
 
 
 def train_variant(file: str, overrides: dict[str, Any], settings: Settings,
@@ -169,7 +183,7 @@ def train_variant(file: str, overrides: dict[str, Any], settings: Settings,
     cfg = stage_config(file, settings, **overrides, **{"optim.accumulate": accumulate})
     device = torch.device(settings.device)
     _reset_peak(device)
-    trainer = _quiet_trainer(cfg)
+    trainer = _quiet_trainer(cfg, settings)
     try:
         batch = cfg.data.batch_size
         g = torch.Generator().manual_seed(0)
@@ -249,7 +263,7 @@ def trainer_loader_pairs_per_s(settings: Settings, workers: int) -> dict[str, An
     cfg = stage_config(STAGES["stage 1 BSRNet (L1)"], settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = BlindSRDataset(cfg.data.hr_dir, scale=cfg.data.scale, hr_crop=cfg.data.hr_crop,
+        ds = BlindSRDataset(None, scale=cfg.data.scale, hr_crop=cfg.data.hr_crop,
                             lq_patch=cfg.data.lq_patch, degradation=cfg.data.degradation,
                             isp=cfg.data.isp, seed=0)
     loader = make_loader(ds, batch_size=cfg.data.batch_size, num_workers=workers,
@@ -477,6 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         print("error: CUDA is not available; run with --tiny for the CPU smoke run",
               file=sys.stderr)
         return 2
+    with tempfile.TemporaryDirectory(prefix="gpu_check_") as workdir:
+        settings.workdir = Path(workdir)
+        return run(settings, args)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Every requested section, then the JSON and Markdown reports."""
     deadline = Deadline(args.budget_s or (240.0 if args.tiny else 450.0))
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
     report: dict[str, Any] = {"environment": environment(settings, args.tiny)}

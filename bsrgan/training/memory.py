@@ -25,6 +25,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -225,19 +226,23 @@ def estimate_step_memory(config, sizes: Iterable[tuple[int, int]] = ((1, 16), (2
 
     if precision is None:
         precision = "bf16" if config.runtime.precision in ("auto", "bf16") else "fp32"
-    cfg = replace(config, **{
-        "runtime.device": "cpu", "runtime.precision": precision, "runtime.compile": False,
-        "runtime.tensorboard": False, "runtime.progress": False, "validation.every": 0,
-        "validation.niqe_set": None, "validation.lpips": False, "model.init_from": None,
-        "loss.perceptual_pretrained": False, "loss.perceptual_weights_path": None,
-        "data.hr_dir": None, "data.num_workers": 0, "optim.accumulate": 1, "data.batch_size": 1,
-        "data.lq_patch": 8, "data.hr_crop": 8 * config.data.scale,
-    })
     points = []
     with tempfile.TemporaryDirectory(prefix="bsrgan_memory_") as tmp, \
             warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")  # small-image notices of the embedded photos
-        trainer = Trainer(cfg, tmp)
+        warnings.simplefilter("ignore")
+        hr_dir = Path(tmp) / "hr"  # the loader is built but never read: one small image
+        from bsrgan.io import imwrite
+
+        imwrite(hr_dir / "noise.png", np.random.default_rng(0).random((64, 64, 3)))
+        cfg = replace(config, **{
+            "runtime.device": "cpu", "runtime.precision": precision, "runtime.compile": False,
+            "runtime.tensorboard": False, "runtime.progress": False, "validation.every": 0,
+            "validation.niqe_set": None, "validation.lpips": False, "model.init_from": None,
+            "loss.perceptual_pretrained": False, "loss.perceptual_weights_path": None,
+            "data.hr_dir": str(hr_dir), "data.num_workers": 0, "optim.accumulate": 1,
+            "data.batch_size": 1, "data.lq_patch": 8, "data.hr_crop": 8 * config.data.scale,
+        })
+        trainer = Trainer(cfg, Path(tmp) / "run")
         try:
             for micro_batch, lq_patch in sizes:
                 points.append(measure_step(trainer, micro_batch, lq_patch))
