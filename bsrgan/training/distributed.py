@@ -136,24 +136,23 @@ def local_main_first(fn: Callable[[], T], ctx: DistContext) -> T:
     """Run ``fn`` on each node's local rank 0 first, then on the other ranks.
 
     For work that fills a per-machine cache, such as a download: the local main process
-    downloads once, every other rank then finds the file. All ranks wait for each other in
-    between, and if ``fn`` failed on any rank that ran it first, every rank raises that
-    rank's exception (so no rank is left waiting at a later collective).
+    downloads once, every other rank then finds the file. All ranks wait for each other after
+    each round, and if ``fn`` failed on any rank, every rank raises that rank's exception (so no
+    rank is left waiting at a later collective).
     """
     if not ctx.enabled:
         return fn()
     result: Any = None
-    error: BaseException | None = None
-    if ctx.local_rank == 0:
-        try:
-            result = fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-            error = exc
-    errors = [e for e in gather_objects(error, ctx) if e is not None]
-    if errors:
-        raise errors[0]
-    if ctx.local_rank != 0:
-        result = fn()
+    for first in (True, False):  # local main processes, then the others; errors shared each time
+        error: BaseException | None = None
+        if (ctx.local_rank == 0) == first:
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+                error = exc
+        errors = [e for e in gather_objects(error, ctx) if e is not None]
+        if errors:
+            raise errors[0]
     return result
 
 
