@@ -93,7 +93,7 @@ class Settings:
                    loader_workers=max(1, (os.cpu_count() or 2) - 2), loader_batches=20,
                    inference_model="rrdbnet_x4", inference_sizes=((512, 512), (1536, 2048)),
                    inference_repeats=2, degradation_batches=(16, 64),
-                   estimate_sizes=((1, 16), (2, 16), (1, 24)))
+                   estimate_sizes=((1, 12), (2, 12), (2, 16)))
 
     @classmethod
     def tiny(cls) -> Settings:

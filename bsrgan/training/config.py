@@ -188,7 +188,7 @@ class RuntimeConfig:
     compile: bool = False  # torch.compile the generator (CUDA)
     compile_backend: str = "inductor"  # torch.compile backend ("aot_eager": no code generation)
     # the discriminator's precision when G runs under autocast: "fp32" (its convs and the
-    # spectral-norm power iteration in fp32, as BasicSR/Real-ESRGAN) or "same" (G's autocast)
+    # spectral-norm power iteration in fp32) or "same" (under G's autocast)
     d_precision: str = "fp32"
     cudnn_benchmark: bool = True
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU)

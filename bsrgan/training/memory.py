@@ -212,7 +212,7 @@ def fit(points: list[StepMemory]) -> MemoryEstimate:
     return estimate
 
 
-def estimate_step_memory(config, sizes: Iterable[tuple[int, int]] = ((1, 16), (2, 16), (1, 24)),
+def estimate_step_memory(config, sizes: Iterable[tuple[int, int]] = ((1, 12), (2, 12), (2, 16)),
                          *, precision: str | None = None) -> MemoryEstimate:
     """Estimate the peak memory of one training step of ``config`` from CPU measurements.
 
