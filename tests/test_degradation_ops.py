@@ -36,6 +36,7 @@ from bsrgan.degradation.noise import (
     apply_gaussian_noise,
     apply_poisson_noise,
     apply_speckle_noise,
+    correlated_noise_factor,
     noise_field,
     sample_gaussian_noise,
     sample_poisson_noise,
@@ -356,6 +357,28 @@ def test_correlated_noise_has_the_sampled_covariance() -> None:
     # numpy's multivariate_normal("svd") semantics: covariance V^T diag(s) V, == cov when PSD
     _, s, vt = np.linalg.svd(cov)
     np.testing.assert_allclose(np.cov(field.T), vt.T @ np.diag(s) @ vt, atol=0.05 * cov.max())
+
+
+def test_correlated_noise_stores_its_factor_and_old_traces_still_replay() -> None:
+    """The SVD factor is computed once when sampling and travels in the trace (no LAPACK call
+    at replay); a trace entry without it (written before it was stored) recomputes it."""
+    rng = np.random.default_rng(11)
+    params = sample_gaussian_noise(rng)
+    while params.mode != "correlated":
+        params = sample_gaussian_noise(rng)
+    factor = np.asarray(params.factor)
+    assert factor.shape == (3, 3)
+    np.testing.assert_array_equal(factor, correlated_noise_factor(np.asarray(params.cov)))
+    entry = json.loads(json.dumps(dataclasses.asdict(params)))
+    assert GaussianNoiseParams(**entry) == params
+    del entry["factor"]  # an old trace
+    old = GaussianNoiseParams(**entry)
+    assert old.factor is None
+    np.testing.assert_array_equal(noise_field((40, 30), old), noise_field((40, 30), params))
+    others = [sample_gaussian_noise(rng) for _ in range(20)]
+    assert all(p.factor is None for p in others if p.mode != "correlated")
+    with pytest.raises(ValueError, match="3x3"):
+        noise_field((4, 4), dataclasses.replace(params, factor=[[1.0, 0.0]]))
 
 
 def test_gaussian_noise_sampling_ranges() -> None:

@@ -416,7 +416,11 @@ def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
     result = evaluate("realsrset", ["bsrgan=published:bsrgan", "esrgan=published:esrgan"], "niqe",
                       tmp_path / "r", images=stems, workers=1, progress=False, figure=False)
     per = result.per_image.set_index(["method", "image"])
-    assert per.loc[("esrgan", "dog"), "status"] == "missing"  # ESRGAN's release lacks dog
+    # the authors published dog_ESRGAN.png (registered, verified by its git blob SHA-1), but the
+    # offline mirror does not carry it and tests never download: missing, with the reason
+    assert per.loc[("esrgan", "dog"), "status"] == "missing"
+    assert "dog_ESRGAN.png is not available" in per.loc[("esrgan", "dog"), "error"]
+    assert "downloads are disabled (BSRGAN_OFFLINE=1)" in per.loc[("esrgan", "dog"), "error"]
     assert result.ok  # a missing published output is not a failure
     assert list(result.summary["n"]) == [3, 2] and list(result.summary["n_missing"]) == [0, 1]
     assert (per.loc[per["status"] == "ok", "scale"] == 4).all()
@@ -427,11 +431,16 @@ def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
     assert list(common["n"]) == [2, 2]
     assert common.loc["bsrgan", "niqe_mean"] == pytest.approx(
         per.loc[[("bsrgan", "chip"), ("bsrgan", "comic1")], "niqe"].mean())
-    assert "esrgan: 1 of 3 outputs missing (dog)" in result.markdown
+    assert ("esrgan: 1 of 3 outputs missing (dog: it is in neither the cache nor a mirror, and "
+            "downloads are disabled (BSRGAN_OFFLINE=1))") in result.markdown
     assert "On the 2 images every method has" in result.markdown
     record = json.loads(result.paths["provenance"].read_text())
     esr = next(m for m in record["methods"] if m["name"] == "esrgan")
     assert set(esr["outputs_sha256"]) == {"chip", "comic1"}
+    niqe_files = record["metrics"]["model_files_sha256"]["niqe"]
+    from bsrgan.assets import default_registry
+    assert niqe_files == {"niqe_modelparameters.mat":
+                          default_registry().file("metrics/niqe_modelparameters.mat").sha256}
 
 
 def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
@@ -479,11 +488,11 @@ def test_scoring_falls_back_to_this_process_when_the_pool_breaks(tmp_path: Path,
         def __init__(self, *args, **kwargs):
             pass
 
-        def __enter__(self):
+        def submit(self, *args, **kwargs):
             raise BrokenProcessPool("worker died")
 
-        def __exit__(self, *exc):
-            return False
+        def shutdown(self, *args, **kwargs):
+            pass
 
     monkeypatch.setattr(scoring, "ProcessPoolExecutor", BrokenPool)
     rng = np.random.default_rng(3)
@@ -497,3 +506,195 @@ def test_scoring_falls_back_to_this_process_when_the_pool_breaks(tmp_path: Path,
     assert [r.key for r in results] == [t.key for t in tasks] and len(done) == 4
     assert (results[0].height, results[0].width) == (16, 16)
     assert "image" in results[3].errors and "gone.png" in results[3].errors["image"]
+
+
+# ----------------------------------------------------------------------------- each metric once
+_CALLS: dict[str, int] = {}  # metric name -> calls of the counting stand-ins
+
+
+class _CountingMetric:
+    """Stands in for NIQE / NRQM: a known value per image, and a count of its calls."""
+
+    def __init__(self, name: str, value: float, **settings):
+        from bsrgan.metrics import metric_info
+
+        self.info, self.value, self.settings = metric_info(name), value, settings
+        _CALLS.setdefault(name, 0)
+
+    def __call__(self, img, ref=None):
+        _CALLS[self.info.name] += 1
+        return self.value + float(img.mean())
+
+
+@pytest.fixture
+def counting_metrics(monkeypatch):
+    """NIQE and NRQM replaced in the metric factory by counting stand-ins (no model files)."""
+    from bsrgan.metrics import registry
+
+    for name, value in (("niqe", 4.0), ("nrqm", 6.0)):
+        spec = registry.METRICS[name]
+        monkeypatch.setitem(registry.METRICS, name, registry.MetricSpec(
+            spec.info, lambda _n=name, _v=value, **kw: _CountingMetric(_n, _v, **kw)))
+    _CALLS.clear()
+    return _CALLS
+
+
+@pytest.mark.parametrize("order", [("niqe", "nrqm", "pi"), ("pi", "niqe", "nrqm"),
+                                   ("nrqm", "pi", "niqe"), ("pi",), ("pi", "nrqm")])
+def test_scorer_computes_each_component_once_per_image(order, counting_metrics, tmp_path: Path):
+    from bsrgan.evaluation.scoring import Scorer, ScoreTask, metric_options, perceptual_index
+
+    images = []
+    for k in range(3):
+        images.append(np.full((8, 8, 3), 0.2 * k, np.float32))
+        imwrite(tmp_path / f"{k}.png", images[-1])
+    scorer = Scorer({name: metric_options(name, "pirm", 4) for name in order})
+    results = [scorer(ScoreTask(("m", str(k)), tmp_path / f"{k}.png")) for k in range(3)]
+    assert counting_metrics == {"niqe": 3, "nrqm": 3}  # once per image, whatever the order
+    for k, result in enumerate(results):
+        mean = float(imread(tmp_path / f"{k}.png").mean())
+        niqe, nrqm = 4.0 + mean, 6.0 + mean
+        assert set(result.values) == set(order) and not result.errors
+        assert result.values["pi"] == pytest.approx(perceptual_index(niqe, nrqm))
+        assert result.values["pi"] == pytest.approx(((10 - nrqm) + niqe) / 2)
+        if "niqe" in order:
+            assert result.values["niqe"] == pytest.approx(niqe)
+
+
+def test_scorer_keeps_distinct_metric_options_apart(counting_metrics, tmp_path: Path):
+    from bsrgan.evaluation.scoring import Scorer, ScoreTask
+
+    imwrite(tmp_path / "a.png", np.full((8, 8, 3), 0.5, np.float32))
+    scorer = Scorer({"niqe": {"protocol": "matlab"}, "pi": {"protocol": "pirm"}})
+    scorer(ScoreTask(("m", "a"), tmp_path / "a.png"))
+    assert counting_metrics == {"niqe": 2, "nrqm": 1}  # matlab NIQE and PI's pirm NIQE differ
+
+
+# ----------------------------------------------------------------------------- honest tables
+def test_a_metric_failing_on_an_image_marks_the_row_counts_n_and_exits_1(
+        tiny_setup, asset_env, tmp_path: Path, capsys):
+    lr_dir, ext = tiny_setup["lr_dir"], tiny_setup["ext"]
+    imwrite(ext / "coffee_x4.png", np.full((4 * LR_H, 4 * LR_W, 3), 0.5, np.float32))  # flat
+    imwrite(ext / "rocket_x4.png", np.full((100, 100, 3), 0.3, np.float32))  # < two 96-px blocks
+    result = evaluate(lr_dir, ["bicubic", f"ext=dir:{ext}"], "niqe,psnr", tmp_path / "r",
+                      reference=ext, workers=1, progress=False, figure=False)
+    per = result.per_image.set_index(["method", "image"])
+    assert per.loc[("ext", "coffee"), "status"] == "partial"  # NIQE failed, PSNR kept
+    assert np.isnan(per.loc[("ext", "coffee"), "niqe"])
+    assert per.loc[("ext", "coffee"), "psnr"] == np.inf  # compared with itself
+    coffee_error = per.loc[("ext", "coffee"), "error"]
+    assert "niqe: ValueError: <external_sr>/coffee_x4.png: NIQE is undefined" in coffee_error
+    rocket_error = per.loc[("ext", "rocket"), "error"]
+    assert "<external_sr>/rocket_x4.png: niqe needs at least two whole 96x96 blocks" in rocket_error
+    assert "array of shape" not in coffee_error + rocket_error  # errors name the image file
+    assert not result.ok and set(result.failures["image"]) == {"coffee", "rocket"}
+
+    summary = result.summary.set_index("method")
+    assert summary.loc["ext", "n"] == 3 and summary.loc["ext", "n_partial"] == 2
+    assert summary.loc["ext", "niqe_n"] == 1 and summary.loc["bicubic", "niqe_n"] == 3
+    assert summary.loc["ext", "niqe_mean"] == pytest.approx(per.loc[("ext", "astronaut"), "niqe"])
+    ext_row = next(line for line in result.markdown.splitlines() if line.startswith("| ext |"))
+    assert f"{summary.loc['ext', 'niqe_mean']:.3f} (n=1)" in ext_row  # n per metric, shown
+    assert "ext: NIQE failed on 2 of 3 scored outputs (coffee, rocket)" in result.markdown
+
+    argv = ["evaluate", "--dataset", str(lr_dir), "--method", "bicubic", "--method",
+            f"ext=dir:{ext}", "--metrics", "niqe", "-o", str(tmp_path / "cli"), "--workers", "1",
+            "--no-progress", "--no-figure"]
+    assert cli_main(argv) == 1  # as docs/evaluation.md says: a metric failure is a failure
+    err = capsys.readouterr().err
+    assert "metric failed: ext / coffee: niqe: ValueError:" in err and "coffee_x4.png" in err
+
+
+# ----------------------------------------------------------------------------- cache keys
+def test_cache_key_follows_code_version_device_and_tile(tiny_setup, tmp_path: Path, monkeypatch):
+    import bsrgan
+    from bsrgan.evaluation import generate
+
+    out = tmp_path / "results"
+    methods = ["bicubic=bicubic", f"nearest=model:{tiny_setup['weights']}"]
+
+    def run(**kwargs):
+        result = evaluate(tiny_setup["lr_dir"], methods, "niqe", out, workers=1,
+                          progress=False, figure=False, **kwargs)
+        return result, result.per_image.set_index(["method", "image"])["source"]
+
+    first, source = run()
+    assert set(source) == {"generated"}
+    record = json.loads(first.paths["provenance"].read_text())
+    nearest = next(m for m in record["methods"] if m["name"] == "nearest")
+    assert nearest["tile_used"] == {s: 0 for s in STEMS}  # 40x56 fits the budget: whole image
+    assert nearest["device_used"] == ["cpu"] and nearest["code"]["bsrgan"] == bsrgan.__version__
+    assert len(nearest["code"]["source_sha256"]) == 64 and "torch" in nearest["code"]
+    from bsrgan.assets.verify import sha256_file
+    assert nearest["outputs_sha256"]["coffee"] == sha256_file(out / "sr" / "nearest" / "coffee.png")
+
+    _, source = run()
+    assert set(source) == {"cached"}
+    # another tile plan is another key: rrdbnet_tiny needs 4 KiB per LR pixel (nf=16, sf=4,
+    # fp32), so a 4 MiB budget cannot hold a 40x56 image and plans the minimum 64-px tile
+    tiled, source = run(memory_budget=4096 * 32 * 32)
+    assert (source.loc["nearest"] == "generated").all() and (source.loc["bicubic"] == "cached").all()
+    record = json.loads(tiled.paths["provenance"].read_text())
+    nearest = next(m for m in record["methods"] if m["name"] == "nearest")
+    assert nearest["tile_used"] == {s: 64 for s in STEMS}
+
+    # older code is never reused silently: a new source hash or package version regenerates
+    monkeypatch.setattr(generate, "source_sha256", lambda modules: "0" * 64)
+    _, source = run()
+    assert set(source) == {"generated"}
+    _, source = run()
+    assert set(source) == {"cached"}
+    monkeypatch.setattr(bsrgan, "__version__", "999.0")
+    _, source = run()
+    assert set(source) == {"generated"}
+
+
+# ----------------------------------------------------------------------------- availability
+def test_availability_is_the_check_evaluate_uses_and_says_why(asset_env, monkeypatch):
+    from bsrgan.evaluation import check_availability, check_method, check_metric
+
+    report = check_availability(["realsrset", "no/such/folder"],
+                                ["bicubic", "esrgan=published:esrgan", "jpeg=published:realsr_jpeg",
+                                 "BSRGAN=model:BSRGAN", "fp16=model:RealSR_JPEG_x4_fp16"],
+                                "niqe,nrqm,pi")
+    table = report.table().set_index("item")
+    assert table.loc["dataset realsrset", "status"] == "available"
+    assert table.loc["dataset realsrset", "detail"].startswith("20 images")
+    assert table.loc["dataset no/such/folder", "status"] == "unavailable"
+    offline = "downloads are disabled (BSRGAN_OFFLINE=1)"
+    esrgan = table.loc["method esrgan"]  # the mirror lacks 2 of the authors' 20
+    assert esrgan["status"] == "partial" and esrgan["detail"] == "18 of 20 published outputs"
+    assert esrgan["reason"].startswith("dog, tiger: it is in neither the cache nor a mirror")
+    assert offline in esrgan["reason"]
+    assert table.loc["method jpeg", "detail"] == "3 of 20 published outputs"
+    assert table.loc["method BSRGAN", "status"] == "unavailable"
+    assert "weights/BSRGAN.pth is not available" in table.loc["method BSRGAN", "reason"]
+    assert offline in table.loc["method BSRGAN", "reason"]
+    assert table.loc["method fp16", "status"] == "available"
+    assert table.loc["metric niqe", "detail"] == "niqe_modelparameters.mat"
+    for name in ("nrqm", "pi"):
+        reason = table.loc[f"metric {name}", "reason"]
+        assert table.loc[f"metric {name}", "status"] == "unavailable"
+        assert "NRQM_model.mat" in reason and offline in reason and "bsrgan fetch nrqm-model" in reason
+    assert report.metrics == ["niqe"] and list(report.datasets) == ["realsrset"]
+    assert report.methods == ["bicubic=bicubic", "esrgan=published:esrgan",
+                              "jpeg=published:realsr_jpeg", "fp16=model:RealSR_JPEG_x4_fp16"]
+    assert "| method esrgan | partial | 18 of 20 published outputs |" in report.markdown()
+    # the same words in evaluate's tables: NRQM is n/a for the reason the check gave
+    assert check_metric("nrqm").reason == table.loc["metric nrqm", "reason"]
+    assert check_method("published:bsrgan").detail == "20 of 20 published outputs"
+
+    # without BSRGAN_OFFLINE the reason never names it: here the download itself fails
+    import urllib.error
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.delenv("BSRGAN_OFFLINE")
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    reason = check_metric("nrqm").reason
+    assert "download failed (URLError" in reason and "BSRGAN_OFFLINE" not in reason
+    from bsrgan.metrics import unavailable_reason  # the local-only check of bsrgan.metrics
+    assert "BSRGAN_OFFLINE" not in unavailable_reason("nrqm")
+    assert "only the cache and mirrors were checked" in unavailable_reason("nrqm")

@@ -15,7 +15,12 @@ from torch import nn
 from bsrgan.cli import main as cli_main
 from bsrgan.inference import TileGrid, auto_tile, pad_to_multiple, tile_starts, upscale
 from bsrgan.inference.batch import InPlaceError, upscale_files
-from bsrgan.inference.device import CPU_TILE, bytes_per_input_pixel, select_device
+from bsrgan.inference.device import (
+    CPU_MEMORY_BUDGET,
+    bytes_per_input_pixel,
+    plan_tile,
+    select_device,
+)
 from bsrgan.inference.tiling import axis_weights, reflect_indices
 from bsrgan.io import imread, imread_raw, imwrite
 from bsrgan.models import build_model, load_pretrained
@@ -279,12 +284,41 @@ def test_cpu_path_never_touches_torch_cuda(tiny_model, monkeypatch):
     for name in ("is_available", "mem_get_info", "synchronize", "current_stream",
                  "is_bf16_supported", "get_device_name"):
         monkeypatch.setattr(torch.cuda, name, boom)
-    assert auto_tile(tiny_model, torch.device("cpu")) == CPU_TILE
+    assert plan_tile(tiny_model, 9, 11, torch.device("cpu")) == 0
     out = upscale(tiny_model, _photo(9, 11), tile=None, device="cpu", precision="bf16")
     assert out.shape == (36, 44, 3)
 
 
-def test_auto_tile_on_cuda_follows_free_memory(monkeypatch):
+def test_tile_plan_follows_the_memory_budget():
+    cpu = torch.device("cpu")
+    x4 = build_model("rrdbnet_x4")  # nf=64, sf=4: 16 KiB per LR pixel in fp32, 8 KiB in bf16
+    assert bytes_per_input_pixel(x4, torch.float32) == 16 * 2**10
+    assert CPU_MEMORY_BUDGET == 2 * 2**30
+    # the default CPU budget runs every RealSRSet image (at most 360x360) and a 512x256 DPED
+    # crop whole: one forward pass instead of 4 overlapping 256-px tiles for a 300-px image
+    for h, w in ((360, 360), (300, 300), (256, 512), (120, 120)):
+        assert plan_tile(x4, h, w, cpu) == 0, (h, w)
+    # 131,073 pixels no longer fit: the largest multiple-of-32 square that does (362^2 -> 352)
+    assert plan_tile(x4, 363, 362, cpu) == 352 and plan_tile(x4, 1536, 2048, cpu) == 352
+    assert plan_tile(x4, 363, 362, cpu, torch.bfloat16) == 0  # half the bytes per pixel
+    assert plan_tile(x4, 300, 300, cpu, budget=300 * 300 * 16 * 2**10 - 1) == 288
+    assert plan_tile(x4, 300, 300, cpu, budget=2**20) == 64  # never below the minimum tile
+    with pytest.raises(ValueError, match="positive"):
+        plan_tile(x4, 300, 300, cpu, budget=0)
+
+
+def test_upscale_runs_whole_images_that_fit_and_tiles_the_rest():
+    model = LocalSR()  # no nf attribute: planned as nf=64, sf=4, i.e. 16 KiB per pixel in fp32
+    img = _photo(100, 130)
+    whole = upscale(model, img, device="cpu")
+    assert model.max_input_hw == (100, 130)  # one pass over the whole image
+    model.max_input_hw = (0, 0)
+    tiled = upscale(model, img, device="cpu", tile_overlap=16, memory_budget=64 * 64 * 2**14)
+    assert model.max_input_hw == (64, 64)  # the budget holds exactly one 64x64 tile
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)  # receptive field < dropped margin
+
+
+def test_tile_plan_on_cuda_follows_free_memory(monkeypatch):
     model = build_model("rrdbnet_tiny")  # nf=16, sf=4: 4 * 16 * 16 * 4 B = 4 KiB per pixel
     assert bytes_per_input_pixel(model, torch.float32) == 4096
     assert bytes_per_input_pixel(model, torch.float16) == 2048
@@ -295,6 +329,9 @@ def test_auto_tile_on_cuda_follows_free_memory(monkeypatch):
     assert auto_tile(model, cuda) == 64  # clamped to the minimum
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**40, 2**40))
     assert auto_tile(model, cuda) == 1024  # and to the maximum
+    assert plan_tile(model, 3000, 4000, cuda) == 0  # ... unless the whole image fits: one pass
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * 2**30, 80 * 2**30))
+    assert plan_tile(model, 512, 512, cuda) == 0 and plan_tile(model, 513, 512, cuda) == 512
 
 
 def test_device_selection(monkeypatch):
@@ -447,6 +484,22 @@ def test_cli_missing_input_and_bad_settings(image_folder, tiny_weights, tmp_path
     assert _run_cli(image_folder, "-o", out, "--model", tiny_weights, "--precision", "fp16") == 2
     assert "CUDA" in capsys.readouterr().err
     assert _run_cli(image_folder, "-o", out, "--model", tiny_weights, "--ext", "gif") == 2
+    with pytest.raises(SystemExit) as usage:  # argparse: a budget must be a positive GiB count
+        _run_cli(image_folder, "-o", out, "--model", tiny_weights, "--memory-budget", "0")
+    assert usage.value.code == 2 and "memory budget must be positive" in capsys.readouterr().err
+
+
+def test_cli_memory_budget_sets_the_tile_plan(image_folder, tiny_weights, tmp_path,
+                                              monkeypatch):
+    from bsrgan.inference import batch
+
+    seen = []
+    real = batch.upscale
+    monkeypatch.setattr(batch, "upscale", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    out = tmp_path / "out"
+    assert _run_cli(image_folder / "rgb.png", "-o", out, "--model", tiny_weights,
+                    "--memory-budget", "0.5") == 0
+    assert seen[0]["tile"] is None and seen[0]["memory_budget"] == 2**29
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(image_folder, tiny_weights, tmp_path):

@@ -120,8 +120,8 @@ def test_niqe_factory_options(asset_env: Path) -> None:
     pirm = create("niqe")
     assert pirm.settings["protocol"] == "pirm" and pirm.settings["crop_border"] == 4
     assert pirm.settings["backend"] == "matlab-port"
-    matlab = create("niqe", protocol="matlab")
-    assert matlab.settings["crop_border"] == 0
+    live = create("niqe", protocol="live-rgb2gray")
+    assert live.settings["crop_border"] == 0
     assert create("niqe", protocol="pirm", crop_border=0).settings["crop_border"] == 0
     with pytest.raises(ValueError, match="unknown protocol"):
         create("niqe", protocol="ntire")
@@ -182,23 +182,23 @@ def test_pirm_protocol_is_y_of_uint8_then_shave_4(asset_env: Path) -> None:
     assert create("niqe")(scribbled) == pytest.approx(expected, rel=1e-12)
     unshaved = create("niqe", crop_border=0)
     assert unshaved(scribbled) != pytest.approx(unshaved(img), rel=1e-6)
-    # Y of YCbCr, not MATLAB gray: the matlab protocol (gray, no shave) scores differently
-    assert create("niqe", protocol="matlab")(img) == pytest.approx(
+    # Y of YCbCr, not MATLAB gray: the live-rgb2gray protocol (gray, no shave) scores differently
+    assert create("niqe", protocol="live-rgb2gray")(img) == pytest.approx(
         niqe_from_luma(rgb_to_gray_matlab_uint8(img), model), rel=1e-12)
-    assert create("niqe", protocol="matlab")(img) != pytest.approx(expected, rel=1e-3)
+    assert create("niqe", protocol="live-rgb2gray")(img) != pytest.approx(expected, rel=1e-3)
 
 
 # --- NIQE calibration against MATLAB ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", CALIBRATION_IMAGES)
 def test_niqe_matches_official_matlab_within_1_percent(calibration: dict, name: str) -> None:
-    ours = create("niqe", protocol="matlab")(calibration["dist"][name])
+    ours = create("niqe", protocol="live-rgb2gray")(calibration["dist"][name])
     official = calibration["official"]["niqe"][name]
     assert ours == pytest.approx(official, rel=0.01), f"{name}: ours {ours:.4f} vs MATLAB {official:.4f}"
 
 
 def test_niqe_accepts_paths_is_deterministic_and_picklable(calibration: dict) -> None:
-    m = create("niqe", protocol="matlab")
+    m = create("niqe", protocol="live-rgb2gray")
     path = calibration["folder"] / "dist_dir" / "I04.bmp"
     assert m(path) == m(path) == m(calibration["dist"]["I04"])
     clone = pickle.loads(pickle.dumps(m))  # evaluation ships metric objects to worker processes
@@ -208,8 +208,8 @@ def test_niqe_accepts_paths_is_deterministic_and_picklable(calibration: dict) ->
 @pytest.mark.parametrize("name", PYIQA_AGREES_ON)
 def test_pyiqa_niqe_cross_check(calibration: dict, name: str) -> None:
     img = calibration["dist"][name]
-    ours = create("niqe", protocol="matlab")(img)
-    theirs = create("niqe", protocol="matlab", backend="pyiqa")(img)
+    ours = create("niqe", protocol="live-rgb2gray")(img)
+    theirs = create("niqe", protocol="live-rgb2gray", backend="pyiqa")(img)
     assert theirs == pytest.approx(ours, rel=0.01)
 
 
@@ -242,7 +242,7 @@ def _nrqm_model_or_skip() -> None:
 def test_nrqm_and_pi_calibration_when_model_present(calibration: dict, name: str) -> None:
     _nrqm_model_or_skip()
     img = calibration["dist"][name]
-    nrqm = create("nrqm", protocol="matlab")(img)
+    nrqm = create("nrqm", protocol="live-rgb2gray")(img)
     assert nrqm == pytest.approx(calibration["official"]["nrqm"][name], rel=0.03)
     parts = create("pi").components(img)  # PIRM scoring code: Y, shave 4
     assert parts["pi"] == pytest.approx(((10 - parts["nrqm"]) + parts["niqe"]) / 2, rel=1e-12)
@@ -332,7 +332,7 @@ def test_gray_alpha_uint8_and_path_inputs_score_like_rgb(asset_env: Path, tmp_pa
     gray = _textured_image(rng, 120, 220)[..., 1]
     gray = np.round(gray * 255) / 255  # exactly representable in 8 bits
     rgb = np.repeat(gray[..., None], 3, axis=2)
-    m = create("niqe", protocol="matlab")
+    m = create("niqe", protocol="live-rgb2gray")
     expected = m(rgb)
     assert m(gray) == pytest.approx(expected, rel=1e-12)
     assert m(gray[..., None]) == pytest.approx(expected, rel=1e-12)
@@ -365,7 +365,7 @@ def test_bad_inputs_raise_clear_errors(asset_env: Path, tmp_path: Path) -> None:
 
 def test_pi_plumbing_with_stand_in_nrqm(asset_env: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """PI = ((10 - NRQM) + NIQE) / 2 on the same PIRM luma (NRQM replaced: no model file here)."""
+    """PI = ((10 - NRQM) + NIQE) / 2 on the same PIRM luma (pyiqa's NRQM replaced by a stand-in)."""
     import bsrgan.metrics.pyiqa_backend as backend
 
     seen: list[np.ndarray] = []
@@ -383,7 +383,7 @@ def test_pi_plumbing_with_stand_in_nrqm(asset_env: Path, tmp_path: Path,
     model.write_bytes(b"stand-in")
     img = _textured_image(np.random.default_rng(7), 120, 220)
     with pytest.warns(UserWarning):  # the explicit file cannot be verified (no published sha256)
-        pi = create("pi", nrqm_model_path=model)
+        pi = create("pi", nrqm_model_path=model, nrqm_backend="pyiqa")
     parts = pi.components(img)
     y = rgb_to_y_bt601_uint8(img)[4:-4, 4:-4]
     np.testing.assert_array_equal(seen[0], y)

@@ -83,7 +83,8 @@ def test_parameters_cell_is_typed_plain_and_documented(path):
     declared = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` prints
     assert list(declared) == names
     assert all(info["help"] for info in declared.values())
-    assert declared["OUTPUT_DIR"]["default"].strip('"').startswith("results/")
+    default = declared["OUTPUT_DIR"]["default"].strip('"')
+    assert default == "" or default.startswith("results/")  # "" = results/lab/<notebook>/
 
 
 def test_papermill_help_notebook_lists_the_parameters():
@@ -100,7 +101,9 @@ def test_papermill_help_notebook_lists_the_parameters():
 def test_experiment_files_match_the_notebooks(path):
     experiment = load_experiment(path)
     assert experiment.name == path.stem
-    plan = plan_run(experiment)  # every parameter declared by its notebook and well typed
+    # every parameter declared by its notebook and well typed (required ones given a value)
+    required = [parse_override(f"{name}=/data/hr") for name in experiment.required]
+    plan = plan_run(experiment, overrides=required)
     assert list(plan) == experiment.ids()
     for resolved in plan.values():
         assert "OUTPUT_DIR" in resolved.values
@@ -192,44 +195,74 @@ def test_02_then_03_train_and_hand_over_the_weights(tmp_path, monkeypatch):
         assert "WITHOUT the perceptual loss" in summary
 
 
+def _png_dpi(path: Path) -> float:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return min(im.info.get("dpi", (0, 0)))
+
+
 @pytest.mark.slow
-def test_04_evaluates_what_is_available_and_lists_the_rest(tmp_path, asset_env):
-    out = execute(NOTEBOOK_DIR / "04_evaluate_realsrset_dped.ipynb", tmp_path,
-                  NUM_IMAGES=1, DPED_CROP=[96, 64], MODELS=["BSRGAN"], WORKERS=1, DEVICE="cpu")
-    scores = pd.read_csv(out / "scores.csv")
-    realsr = scores[scores.dataset == "realsrset"].set_index("method")
-    assert {"bicubic", "BSRGAN_published", "ESRGAN_published"} <= set(realsr.index)
-    assert realsr.loc["bicubic", "niqe"] > realsr.loc["BSRGAN_published", "niqe"] > 0
-    assert set(scores.dataset) == {"realsrset", "dped-iphone"}
-    summary = (out / "summary.md").read_text()
-    assert "official weights BSRGAN" in summary  # offline: skipped, with the reason
+def test_04_then_05_reuse_the_scores_and_set_the_paper_beside_ours(tmp_path, asset_env):
+    """04 scores the three kinds of inputs and hands its folder to 05, which reuses its rows,
+    puts the README figure's numbers beside ours and checks our inference against the
+    published outputs."""
+    out4 = execute(NOTEBOOK_DIR / "04_evaluate_realsrset_dped.ipynb", tmp_path,
+                   DATASETS=["realsrset", "dped-readme", "dped-iphone"], REALSRSET_IMAGES=["chip"],
+                   NUM_IMAGES=1, DPED_CROP=[96, 64], MODELS=["BSRGAN"], WORKERS=1, DEVICE="cpu")
+    scores = pd.read_csv(out4 / "scores.csv")
+    assert set(scores.dataset) == {"realsrset", "dped-readme", "dped-iphone"}
+    by = scores.set_index(["dataset", "method"])
+    assert by.loc[("realsrset", "bicubic"), "niqe"] > by.loc[("realsrset", "BSRGAN_published"), "niqe"]
+    assert ("dped-readme", "BSRGAN_published") in by.index  # the authors' DPED outputs
+    assert ("dped-iphone", "BSRGAN_published") not in by.index  # none for our crops
+    summary = (out4 / "summary.md").read_text()
+    assert "DPED, the authors' images" in summary and "DPED, our crops" in summary
+    assert "weights BSRGAN" in summary  # offline: not available, with the reason
     assert "ours_BSRNet" in summary and "no weights given" in summary
-    assert (out / "realsrset" / "figure.png").is_file() and (out / "realsrset" / "table.md").is_file()
-    assert (out / "comparison_realsrset.png").is_file()  # a light copy of the figure
+    for name in ("realsrset", "dped-readme", "dped-iphone"):
+        assert f"![{name}](comparison_{name}.png)" in summary  # the summary embeds its figures
+        assert (out4 / name / "figure.png").is_file()  # full size, pixel for pixel
+    for png in out4.glob("*.png"):
+        assert _png_dpi(png) >= 110, png
+    handed = read_outputs(out4)["EVALUATION_DIR"]
+    assert Path(handed) == out4.resolve()
+
+    out5 = execute(NOTEBOOK_DIR / "05_paper_comparison.ipynb", tmp_path,
+                   REALSRSET_IMAGES=["chip"], OFFICIAL=["BSRGAN", "RealSR_JPEG"],
+                   EVALUATION_DIR=handed, WORKERS=1, DEVICE="cpu")
+    availability = pd.read_csv(out5 / "availability.csv").set_index("item")
+    assert availability.loc["weights BSRGAN", "status"] == "unavailable"
+    assert availability.loc["weights RealSR_JPEG", "status"] == "stand-in"
+    rows = pd.read_csv(out5 / "realsrset" / "per_image.csv", keep_default_na=False)
+    reused = rows.set_index("method")["reused_from"]
+    assert (reused.drop("RealSR_JPEG_standin") == out4.name).all()  # 04 scored these
+    assert reused["RealSR_JPEG_standin"] == ""  # not run in 04: evaluated here
+    assert (out5 / "realsrset" / "evaluated").is_dir()
+    beside = pd.read_csv(out5 / "paper_vs_ours.csv")
+    published = beside[(beside.source == "published") & (beside.metric == "niqe")]
+    assert set(published.method) == {"ESRGAN", "RealSR-JPEG", "BSRGAN"}
+    assert published.reproduced.all() and (published.delta.abs() <= 0.015).all()
+    status = pd.read_csv(out5 / "reproduction_status.csv").set_index(["image", "method"])
+    assert status.loc[("chip", "BSRGAN"), "niqe"].startswith("reproduced: published")
+    assert status.loc[("chip", "FSSR-JPEG"), "niqe"].startswith("not computed: official:")
+    assert status.loc[("building", "BSRGAN"), "niqe"].startswith("not computed")
+    pairs = pd.read_csv(out5 / "ours_vs_published.csv")
+    assert pairs[["image", "ours", "published"]].values.tolist() == [
+        ["chip", "RealSR_JPEG_standin", "RealSR_JPEG_published"]]
+    assert pairs["psnr_rgb_db"].iloc[0] >= 50  # same network, fp16 weights: 56.5 dB
+    summary5 = (out5 / "summary.md").read_text()
+    assert "![realsrset](comparison_realsrset.png)" in summary5
+    assert "rows reused from notebook 04" in summary5
 
 
 @pytest.mark.slow
-def test_04_without_the_mirror_skips_datasets_instead_of_crashing(tmp_path, monkeypatch):
+def test_04_without_the_mirror_lists_what_it_could_not_get(tmp_path, monkeypatch):
     monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)
     monkeypatch.setenv("BSRGAN_HOME", str(tmp_path / "empty_home"))  # not the session cache
     out = execute(NOTEBOOK_DIR / "04_evaluate_realsrset_dped.ipynb", tmp_path,
-                  DATASETS=["realsrset"], MODELS=["RealSR_JPEG_x4_fp16"], DEVICE="cpu")
+                  DATASETS=["realsrset", "dped-readme"], MODELS=["RealSR_JPEG_x4_fp16"],
+                  DEVICE="cpu")
     summary = (out / "summary.md").read_text()
-    assert "dataset realsrset" in summary and "official weights RealSR_JPEG_x4_fp16" in summary
-    assert "metric nrqm" in summary  # NRQM model file missing: MetricUnavailable, stated
-
-
-@pytest.mark.slow
-def test_05_reproduces_the_published_realsr_outputs(tmp_path, asset_env):
-    out = execute(NOTEBOOK_DIR / "05_paper_comparison.ipynb", tmp_path,
-                  DATASETS=["realsrset"], REALSRSET_IMAGES=["chip"],
-                  OFFICIAL=["BSRGAN", "RealSR_JPEG"], WORKERS=1, DEVICE="cpu")
-    availability = pd.read_csv(out / "availability.csv").set_index("item")
-    assert availability.loc["official BSRGAN", "status"] == "skipped"
-    assert availability.loc["official RealSR_JPEG", "status"] == "stand-in RealSR_JPEG_x4_fp16"
-    check = pd.read_csv(out / "reproduction_check.csv")
-    assert check["image"].tolist() == ["chip"]
-    assert check["psnr_rgb_db"].iloc[0] >= 50  # same network, fp16 weights: 56.5 dB
-    scores = pd.read_csv(out / "scores.csv").set_index("method")
-    assert {"bicubic", "RealSR_JPEG_standin", "BSRGAN_published"} <= set(scores.index)
-    assert "no PAPER_TABLE given" in (out / "summary.md").read_text()
+    assert "dataset realsrset" in summary and "dataset dped-readme" in summary
+    assert "weights RealSR_JPEG_x4_fp16" in summary and "metric nrqm" in summary

@@ -100,7 +100,7 @@ def test_repo_configs_load_and_resolve_presets():
 @pytest.mark.parametrize("name", ["bsrnet_x4_paper", "bsrgan_x4_paper"])
 def test_paper_configs_build_a_trainer_on_cpu(tmp_path, name):
     """The GPU configs wire up (models, losses, optimisers, loader) without running a step."""
-    overrides = {**FAST, "runtime.device": "cpu", "data.hr_crop": 320}
+    overrides = {**FAST, "runtime.device": "cpu", "data.hr_crop": 320, "data.hr_dir": "embedded"}
     if name.startswith("bsrgan"):
         overrides.update({"model.init_from": None, "loss.perceptual_backbone": "vgg16",
                           "loss.perceptual_pretrained": False})

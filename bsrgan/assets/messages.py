@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bsrgan.assets.errors import AssetError
 from bsrgan.assets.registry import AssetFile, local_path
-from bsrgan.assets.settings import MIRRORS_ENV, OFFLINE_ENV, AssetSettings
+from bsrgan.assets.settings import MIRRORS_ENV, AssetSettings
 
 
 def describe_sources(entry: AssetFile) -> str:
@@ -15,8 +16,11 @@ def describe_sources(entry: AssetFile) -> str:
         what = entry.note or "a file made for this project"
         url = (f"  URL: none - this file has no public download; it is only available from a "
                f"mirror. It is: {what}")
-    sha = entry.sha256 or "unknown (not published; recorded on first use, file unverified)"
-    return f"{url}\n  expected sha256: {sha}"
+    if entry.check is None:
+        return (f"{url}\n  expected sha256: unknown (not published; recorded on first use, "
+                "file unverified)")
+    kind, expected = entry.check
+    return f"{url}\n  expected {kind}: {expected}"
 
 
 def placement_hint(entry: AssetFile, settings: AssetSettings) -> str:
@@ -37,16 +41,27 @@ def not_found(entry: AssetFile, settings: AssetSettings, reason: str) -> str:
             f"{describe_sources(entry)}\n{placement_hint(entry, settings)}")
 
 
-def offline_reason() -> str:
-    """Reason text when downloads are disabled."""
-    return f"downloads are disabled ({OFFLINE_ENV}=1)"
+def unavailable(entry: AssetFile, settings: AssetSettings, reason: str) -> AssetError:
+    """The error for a file found neither in the cache nor a mirror, and not downloaded."""
+    return AssetError(not_found(entry, settings, reason), reason=reason)
+
+
+def offline_reason(settings: AssetSettings) -> str:
+    """Why nothing was downloaded: ``BSRGAN_OFFLINE=1`` only when that variable is what said so."""
+    return settings.offline_reason or "downloads are disabled"
 
 
 def mismatch(entry: AssetFile, source: str, got: str, settings: AssetSettings, *,
              expected: str | None = None, what: str = "sha256",
              consequence: str = "Nothing was cached.") -> str:
-    """Message for a file whose hash or size differs from what is expected."""
-    want = expected if expected is not None else entry.sha256
+    """Message for a file whose hash or size differs from what is expected.
+
+    Without ``expected`` the registry hash is expected (sha256, or the git blob SHA-1 where only
+    that is known; ``what`` then names it).
+    """
+    if expected is None and entry.check is not None:
+        what, expected = entry.check
+    want = expected
     return (f"Asset {entry.asset!r}: {what} mismatch for {entry.relpath} from {source}: "
             f"expected {want}, got {got}. {consequence}\n"
             f"{describe_sources(entry)}\n{placement_hint(entry, settings)}")

@@ -4,12 +4,14 @@ The data ships as package data in two tables next to this module:
 
 - ``assets.tsv``: ``name, kind, root, description``; ``kind`` is ``file`` (``root`` is the file's
   relative path) or ``folder`` (``root`` is the folder holding all of the asset's files).
-- ``registry.tsv``: ``asset, path, bytes, sha256, url, note``; empty ``bytes``/``sha256`` mean
-  unknown (the file is *unverified*), an empty ``url`` means the file has no public download
-  and is only available from a mirror (``note`` then says what it is).
+- ``registry.tsv``: ``asset, path, bytes, sha256, git_sha1, url, note``; empty ``bytes`` mean
+  an unknown size; a file is *verified* by its ``sha256`` or, where only that is published, by
+  its git blob SHA-1 (``git_sha1``: SHA-1 of ``b"blob <size>\\0"`` + bytes); with neither it is
+  *unverified*. An empty ``url`` means the file has no public download and is only available
+  from a mirror (``note`` then says what it is).
 
-``registry.tsv`` is generated from the offline mirror's ``MANIFEST.tsv`` by
-``python -m bsrgan.assets.build_registry``. Tests build their own :class:`Registry` from
+``registry.tsv`` is generated from the offline mirror's ``MANIFEST.tsv`` and the list of the
+authors' published outputs by ``python -m bsrgan.assets.build_registry``. Tests build their own :class:`Registry` from
 :class:`Asset` objects instead of touching these tables.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Literal
 from bsrgan.assets.errors import AssetError
 
 AssetKind = Literal["file", "folder"]
-FILES_COLUMNS = ("asset", "path", "bytes", "sha256", "url", "note")
+FILES_COLUMNS = ("asset", "path", "bytes", "sha256", "git_sha1", "url", "note")
 ASSETS_COLUMNS = ("name", "kind", "root", "description")
 
 
@@ -38,7 +40,9 @@ class AssetFile:
         asset: name of the asset the file belongs to.
         relpath: POSIX relative path, identical in cache, mirrors and manifest.
         size: size in bytes, or None when unknown.
-        sha256: lowercase hex digest, or None when unknown (the file is unverified).
+        sha256: lowercase hex digest, or None when unknown.
+        git_sha1: lowercase hex git blob SHA-1, or None; verifies the file when ``sha256`` is
+            unknown (files whose bytes were not seen when the registry was made).
         url: public download URL, or None when the file is only available from a mirror.
         note: what the file is / where it came from (shown when it cannot be found).
     """
@@ -49,21 +53,29 @@ class AssetFile:
     sha256: str | None = None
     url: str | None = None
     note: str = ""
+    git_sha1: str | None = None
 
     def __post_init__(self) -> None:
         _check_relpath(self.relpath)
-        if self.sha256 is not None and (
-            len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)
-        ):
-            raise ValueError(
-                f"{self.relpath}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        _check_hex(self.relpath, "sha256", self.sha256, 64)
+        _check_hex(self.relpath, "git blob SHA-1", self.git_sha1, 40)
         if self.size is not None and self.size < 0:
             raise ValueError(f"{self.relpath}: negative size {self.size}")
 
     @property
     def verified(self) -> bool:
-        """True when the registry knows the file's sha256."""
-        return self.sha256 is not None
+        """True when the registry knows a content hash of the file (sha256 or git blob SHA-1)."""
+        return self.sha256 is not None or self.git_sha1 is not None
+
+    @property
+    def check(self) -> tuple[str, str] | None:
+        """The hash a copy is verified against: ``("sha256", hex)``, ``("git blob SHA-1", hex)``
+        when only that is known, or None for an unverified file."""
+        if self.sha256 is not None:
+            return "sha256", self.sha256
+        if self.git_sha1 is not None:
+            return "git blob SHA-1", self.git_sha1
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +183,7 @@ class Registry:
                 sha256=row["sha256"] or None,
                 url=row["url"] or None,
                 note=row["note"],
+                git_sha1=row["git_sha1"] or None,
             )
             files_by_asset.setdefault(f.asset, []).append(f)
         assets = []
@@ -199,6 +212,12 @@ def _read_tsv(text: str, columns: tuple[str, ...], what: str) -> list[dict[str, 
     if tuple(reader.fieldnames or ()) != columns:
         raise ValueError(f"{what}: expected columns {columns}, got {reader.fieldnames}")
     return [dict(row) for row in reader]
+
+
+def _check_hex(relpath: str, what: str, value: str | None, length: int) -> None:
+    if value is not None and (len(value) != length
+                              or any(c not in "0123456789abcdef" for c in value)):
+        raise ValueError(f"{relpath}: {what} must be {length} lowercase hex digits, got {value!r}")
 
 
 def _check_relpath(relpath: str) -> None:

@@ -1,15 +1,16 @@
 """Find a registry file: explicit path -> cache -> mirrors -> download.
 
-Every file that ends up in the cache has been verified: against the registry sha256 when it is
-known, otherwise its hash is recorded in a ``<file>.sha256`` sidecar on first use (with an
-:class:`UnverifiedAssetWarning`) and later uses are checked against that record.
+Every file that ends up in the cache has been verified: against the registry sha256 (or git blob
+SHA-1, where only that is published) when it is known, otherwise its hash is recorded in a
+``<file>.sha256`` sidecar on first use (with an :class:`UnverifiedAssetWarning`) and later uses
+are checked against that record.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bsrgan.assets import messages
 from bsrgan.assets.download import download
@@ -17,6 +18,7 @@ from bsrgan.assets.errors import AssetError, UnverifiedAssetWarning
 from bsrgan.assets.registry import Asset, AssetFile, Registry, default_registry, local_path
 from bsrgan.assets.settings import AssetSettings
 from bsrgan.assets.verify import (
+    content_mismatch,
     read_sidecar,
     sha256_file,
     sidecar_path,
@@ -49,8 +51,11 @@ def resolve(relpath: str, *, path: PathLike | None = None, progress: bool = True
 
 
 def resolve_file(entry: AssetFile, *, path: PathLike | None = None, progress: bool = True,
-                 settings: AssetSettings | None = None) -> Path:
-    """Like :func:`resolve` for a registry entry that is already looked up."""
+                 settings: AssetSettings | None = None, resume: bool = False) -> Path:
+    """Like :func:`resolve` for a registry entry that is already looked up.
+
+    ``resume=True`` makes a download resumable (see :mod:`bsrgan.assets.download`).
+    """
     st = settings if settings is not None else AssetSettings.from_env()
     if path is not None:
         return _use_explicit(entry, Path(path).expanduser(), st)
@@ -62,33 +67,43 @@ def resolve_file(entry: AssetFile, *, path: PathLike | None = None, progress: bo
         if candidate.is_file():
             return _copy_from_mirror(entry, candidate, target, st)
     if not entry.url:
-        raise AssetError(messages.not_found(entry, st, "it is in neither the cache nor a mirror"))
+        raise messages.unavailable(entry, st, "it is in neither the cache nor a mirror")
     if st.offline:
-        raise AssetError(messages.not_found(
-            entry, st, f"it is in neither the cache nor a mirror, and {messages.offline_reason()}"))
-    _, sha256 = download(entry, target, st, progress=progress)
-    if entry.sha256 is None:
+        raise messages.unavailable(
+            entry, st, f"it is in neither the cache nor a mirror, and {messages.offline_reason(st)}")
+    _, sha256 = download(entry, target, st, progress=progress, resume=resume)
+    if not entry.verified:
         _record_unverified(entry, target, sha256, f"downloaded from {entry.url}")
     return target
 
 
 def fetch_files(name: str, *, progress: bool = True, registry: Registry | None = None,
                 settings: AssetSettings | None = None) -> list[Path]:
-    """Resolve every file of the asset ``name``; return their local paths in registry order."""
+    """Resolve every file of the asset ``name``; return their local paths in registry order.
+
+    Every file is tried; when some cannot be had, one :class:`AssetError` names all of them
+    (first line: how many, which, and why) followed by the full message of the first.
+    """
     reg = registry if registry is not None else default_registry()
     st = settings if settings is not None else AssetSettings.from_env()
     asset = reg.asset(name)
     paths = []
+    failed: list[tuple[AssetFile, AssetError]] = []
     for entry in asset.files:
         try:
             paths.append(resolve_file(entry, progress=progress, settings=st))
         except AssetError as exc:
             if len(asset.files) == 1:
                 raise
-            raise AssetError(
-                f"{exc}\n  (asset {asset.name!r} has {len(asset.files)} files under "
-                f"{local_path(st.home, asset.root)}; {len(paths)} resolved before this one)"
-            ) from exc
+            failed.append((entry, exc))
+    if failed:
+        names = ", ".join(PurePosixPath(entry.relpath).name for entry, _ in failed)
+        reasons = list(dict.fromkeys(exc.reason or exc.summary for _, exc in failed))
+        why = reasons[0] if len(reasons) == 1 else "; ".join(reasons)
+        raise AssetError(
+            f"Asset {asset.name!r}: {len(failed)} of {len(asset.files)} files are not available "
+            f"({names}): {why}.\n{failed[0][1]}\n  (files of this asset live under "
+            f"{local_path(st.home, asset.root)})", reason=why) from failed[0][1]
     return paths
 
 
@@ -131,10 +146,10 @@ def _use_explicit(entry: AssetFile, path: Path, settings: AssetSettings) -> Path
     if entry.size is not None and path.stat().st_size != entry.size:
         raise AssetError(messages.explicit_path(
             entry, path, f"has {path.stat().st_size} bytes, expected {entry.size}"))
-    if entry.sha256 is not None:
-        got = sha256_file(path)
-        if got != entry.sha256:
-            raise AssetError(messages.explicit_path(entry, path, f"has sha256 {got}"))
+    if entry.check is not None:
+        got = content_mismatch(entry.check, path)
+        if got is not None:
+            raise AssetError(messages.explicit_path(entry, path, f"has {entry.check[0]} {got}"))
     else:
         warnings.warn(f"asset {entry.asset!r}: using {path} unverified (no published sha256)",
                       UnverifiedAssetWarning, stacklevel=4)
@@ -143,13 +158,14 @@ def _use_explicit(entry: AssetFile, path: Path, settings: AssetSettings) -> Path
 
 def _cache_is_valid(entry: AssetFile, target: Path, settings: AssetSettings) -> bool:
     """Check a cached file; a corrupt copy of a known-hash file is removed (returns False)."""
-    if entry.sha256 is not None:
+    if entry.check is not None:
+        kind, expected = entry.check
         size_ok = entry.size is None or target.stat().st_size == entry.size
-        got = sha256_file(target) if size_ok else f"{target.stat().st_size} bytes"
-        if size_ok and got == entry.sha256:
+        got = content_mismatch(entry.check, target) if size_ok else f"{target.stat().st_size} bytes"
+        if got is None:
             return True
-        warnings.warn(f"asset {entry.asset!r}: cached {target} is corrupt (expected sha256 "
-                      f"{entry.sha256}, got {got}); removing it and fetching again",
+        warnings.warn(f"asset {entry.asset!r}: cached {target} is corrupt (expected {kind} "
+                      f"{expected}, got {got}); removing it and fetching again",
                       RuntimeWarning, stacklevel=4)
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
@@ -178,9 +194,10 @@ def _copy_from_mirror(entry: AssetFile, source: Path, target: Path,
             expected=f"{entry.size} bytes", what="size"))
     with open(source, "rb") as src, atomic_path(target) as tmp:
         sha256, _ = stream_hashed(src, tmp)
-        if entry.sha256 is not None and sha256 != entry.sha256:
-            raise AssetError(messages.mismatch(entry, f"mirror file {source}", sha256, settings))
-    if entry.sha256 is None:
+        got = content_mismatch(entry.check, tmp, sha256)
+        if got is not None:
+            raise AssetError(messages.mismatch(entry, f"mirror file {source}", got, settings))
+    if not entry.verified:
         _record_unverified(entry, target, sha256, f"copied from mirror {source}")
     return target
 

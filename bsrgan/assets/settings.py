@@ -33,24 +33,38 @@ class AssetSettings:
         mirrors: read-only folders searched in order, same relative layout as the cache.
         offline: when True, a file missing from cache and mirrors is an error, never a download.
         timeout: socket timeout of one download in seconds (connect and each read).
+        offline_reason: why ``offline`` is set, as error messages say it (``BSRGAN_OFFLINE=1``
+            only when that variable set it); not part of equality.
     """
 
     home: Path
     mirrors: tuple[Path, ...] = ()
     offline: bool = False
     timeout: float = DEFAULT_TIMEOUT_S
+    offline_reason: str = dataclasses.field(default="", compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AssetSettings:
         """Read the settings from ``environ`` (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
+        offline = _parse_bool(env.get(OFFLINE_ENV, ""), OFFLINE_ENV)
         return cls(
             home=default_home(env),
             mirrors=tuple(
                 Path(p).expanduser() for p in env.get(MIRRORS_ENV, "").split(os.pathsep) if p),
-            offline=_parse_bool(env.get(OFFLINE_ENV, ""), OFFLINE_ENV),
+            offline=offline,
             timeout=_parse_timeout(env.get(TIMEOUT_ENV, "")),
+            offline_reason=(f"downloads are disabled ({OFFLINE_ENV}={env[OFFLINE_ENV].strip()})"
+                            if offline else ""),
         )
+
+    def without_downloads(self, reason: str) -> AssetSettings:
+        """The same settings with downloads off; ``reason`` is what error messages will say,
+        e.g. ``"downloads are disabled (--offline)"`` or ``"only the cache and mirrors were
+        checked (no download was tried)"``."""
+        if self.offline:
+            return self
+        return dataclasses.replace(self, offline=True, offline_reason=reason)
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:

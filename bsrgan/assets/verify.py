@@ -1,4 +1,9 @@
-"""sha256 hashing, hashed copies, and ``<file>.sha256`` sidecars for files of unknown hash."""
+"""Content hashes (sha256; git blob SHA-1), hashed copies, and ``<file>.sha256`` sidecars.
+
+A git blob SHA-1 is SHA-1 over ``b"blob <size>\\0"`` followed by the file's bytes: the id git
+gives a file's content. It is how a repository file can be verified when only its git object
+id is published (GitHub's tree API lists it for every file, sha256 it does not).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +25,35 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def git_blob_sha1(path: Path) -> str:
+    """Lowercase hex git blob SHA-1 of the file at ``path`` (what ``git hash-object`` prints)."""
+    size = os.path.getsize(path)
+    digest = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_mismatch(check: tuple[str, str] | None, path: Path,
+                     sha256: str | None = None) -> str | None:
+    """The hash ``path`` has when it differs from ``check`` (``(kind, hex)``), else None.
+
+    ``kind`` is ``"sha256"`` or ``"git blob SHA-1"``; ``sha256`` is the file's sha256 when the
+    caller already computed it (a streamed copy). ``check=None`` (unknown hash) never mismatches.
+    """
+    if check is None:
+        return None
+    kind, expected = check
+    if kind == "sha256":
+        got = sha256 if sha256 is not None else sha256_file(path)
+    elif kind == "git blob SHA-1":
+        got = git_blob_sha1(path)
+    else:
+        raise ValueError(f"unknown hash kind {kind!r}")
+    return None if got == expected else got
 
 
 def stream_hashed(

@@ -1,7 +1,11 @@
 """Additive Gaussian, multiplicative speckle and Poisson noise (release ``add_*_noise``).
 
 Sampling draws the noise *parameters* and a ``seed``; ``apply_*`` generates the noise field from
-``numpy.random.default_rng(seed)``, so apply stays pure and a trace replays bit-identically.
+``numpy.random.default_rng(seed)``, so apply stays pure and a trace replays bit-identically on
+the machine that drew it. Channel-correlated noise also stores its 3x3 colour ``factor`` (the
+SVD factor of the covariance, computed once when sampling): replay then needs no LAPACK call,
+whose last bits differ between builds. Traces written before the factor was stored replay by
+recomputing it.
 """
 
 from __future__ import annotations
@@ -30,13 +34,17 @@ class GaussianNoiseParams:
     """One Gaussian (or speckle) noise draw.
 
     ``sigma`` is the per-channel std in [0, 1] units for "color"/"gray"; ``cov`` the 3x3
-    covariance (nested lists) for "correlated"; ``seed`` drives the noise field.
+    covariance (nested lists) for "correlated" and ``factor`` its 3x3 colour factor F with
+    ``F^T F = cov`` up to the sign handling of the SVD (noise = z @ F for z ~ N(0, I));
+    ``seed`` drives the noise field. ``factor`` is None for the other modes and in traces
+    written before it was stored (it is then recomputed from ``cov``).
     """
 
     mode: str
     sigma: float
     cov: list | None
     seed: int
+    factor: list | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,32 @@ def sample_gaussian_noise(
     d = np.diag(rng.random(3))
     u = np.linalg.svd(rng.random((3, 3)))[0]
     cov = np.abs(big_l**2 * (u.T @ d @ u))
-    return GaussianNoiseParams("correlated", 0.0, cov.tolist(), _draw_seed(rng))
+    factor = correlated_noise_factor(cov)
+    return GaussianNoiseParams("correlated", 0.0, cov.tolist(), _draw_seed(rng), factor.tolist())
+
+
+def correlated_noise_factor(cov: np.ndarray) -> np.ndarray:
+    """(3, 3) float64 F = sqrt(s)[:, None] * V^T from the SVD cov = U diag(s) V^T.
+
+    numpy's ``multivariate_normal`` (method "svd") draws ``z @ F``. ``|cov|`` need not be
+    positive semi-definite; like the release we take the SVD factor regardless.
+    """
+    cov = np.asarray(cov, dtype=np.float64)
+    if cov.shape != (3, 3):
+        raise ValueError(f"correlated noise needs a 3x3 covariance, got shape {cov.shape}")
+    _, s, vt = np.linalg.svd(cov)
+    return np.sqrt(s)[:, None] * vt
+
+
+def noise_factor(params: GaussianNoiseParams) -> np.ndarray:
+    """The (3, 3) float32 colour factor of a "correlated" draw: stored, else from ``cov``."""
+    if params.factor is not None:
+        factor = np.asarray(params.factor, dtype=np.float64)
+        if factor.shape != (3, 3) or not np.all(np.isfinite(factor)):
+            raise ValueError(f"noise factor must be a finite 3x3 matrix, got {params.factor!r}")
+    else:  # a trace from before the factor was stored
+        factor = correlated_noise_factor(np.asarray(params.cov, dtype=np.float64))
+    return factor.astype(np.float32)
 
 
 def sample_speckle_noise(rng: np.random.Generator) -> GaussianNoiseParams:
@@ -89,14 +122,7 @@ def noise_field(shape: tuple[int, int], params: GaussianNoiseParams) -> np.ndarr
     if params.mode == "gray":
         return gen.standard_normal((h, w, 1), dtype=np.float32) * np.float32(params.sigma)
     if params.mode == "correlated":
-        cov = np.asarray(params.cov, dtype=np.float64)
-        if cov.shape != (3, 3):
-            raise ValueError(f"correlated noise needs a 3x3 covariance, got shape {cov.shape}")
-        # numpy's multivariate_normal (method "svd"): x = z @ (sqrt(s) * V). |cov| need not be
-        # positive semi-definite; like the release we take the SVD factor regardless.
-        _, s, vt = np.linalg.svd(cov)
-        factor = (np.sqrt(s)[:, None] * vt).astype(np.float32)
-        return gen.standard_normal((h, w, 3), dtype=np.float32) @ factor
+        return gen.standard_normal((h, w, 3), dtype=np.float32) @ noise_factor(params)
     raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {params.mode!r}")
 
 

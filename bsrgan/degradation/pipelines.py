@@ -142,18 +142,23 @@ def trace_entry(op: str, params: Any) -> dict[str, Any]:
     return {"op": op, "params": dataclasses.asdict(params)}
 
 
-def apply_op(lq: Image, hq: Image, entry: dict[str, Any]) -> tuple[Image, Image]:
-    """Apply one trace entry to the pair; returns the new ``(lq, hq)``."""
+def parse_entry(entry: dict[str, Any]) -> tuple[str, Any]:
+    """``(op name, params object)`` of one trace entry; ValueError if it is malformed."""
     if not isinstance(entry, dict) or "op" not in entry or "params" not in entry:
         raise ValueError(f"trace entry must be a dict with 'op' and 'params', got {entry!r}")
     name = entry["op"]
     if name not in OPS:
         raise ValueError(f"unknown degradation op {name!r}; known: {sorted(OPS)}")
-    op = OPS[name]
     try:
-        params = op.make_params(**entry["params"])
+        return name, OPS[name].make_params(**entry["params"])
     except TypeError as err:
         raise ValueError(f"bad params for op {name!r}: {err}") from err
+
+
+def apply_op(lq: Image, hq: Image, entry: dict[str, Any]) -> tuple[Image, Image]:
+    """Apply one trace entry to the pair; returns the new ``(lq, hq)``."""
+    name, params = parse_entry(entry)
+    op = OPS[name]
     if op.pair:
         return op.apply(lq, hq, params)
     return op.apply(lq, params), hq

@@ -8,6 +8,10 @@
   with ``cols = ceil(sqrt(n))`` and ``rows = ceil(n / cols)``; crop ``k`` (row-major) is centred
   in cell ``k`` and shifted inside the photo when it would stick out. ``n = 1`` is the centre crop.
   Crops are named ``<photo>`` (n = 1) or ``<photo>_crop<k>`` (k = 00, 01, ...).
+- ``dped-readme``: the authors' own DPED LR images from their README (asset ``dped-readme``:
+  ``figs/00003.png``, ``00080.png``, ``00081.png`` of cszn/BSRGAN, 512x256), used whole. Unlike
+  ``dped-iphone`` these are the authors' inputs, and their BSRGAN x4 outputs are published
+  (``published:bsrgan``), so scores on them can be set beside the authors' images one to one.
 - any folder: every image of the folder (sorted), used whole, named by file stem.
 """
 from __future__ import annotations
@@ -21,7 +25,13 @@ import numpy as np
 
 from bsrgan.io import imread, list_images
 
-DATASET_ASSETS: dict[str, str] = {"realsrset": "realsrset", "dped-iphone": "dped-iphone"}
+DATASET_ASSETS: dict[str, str] = {"realsrset": "realsrset", "dped-iphone": "dped-iphone",
+                                  "dped-readme": "dped-readme"}
+#: how each registered dataset's whole-image inputs are described in tables and provenance
+_WHOLE_IMAGE_PROTOCOL: dict[str, str] = {
+    "realsrset": "{n} real LR images, used whole",
+    "dped-readme": "the authors' {n} DPED LR images from their README (cszn/BSRGAN figs/), used whole",
+}
 DPED_DEFAULT_CROP: tuple[int, int] = (512, 256)  # (width, height) in LR pixels
 
 
@@ -137,7 +147,8 @@ def cropped_dataset(name: str, files: list[Path], crop: tuple[int, int], n: int,
 
 def load_dataset(dataset: str | os.PathLike[str], *, dped_crop: tuple[int, int] = DPED_DEFAULT_CROP,
                  dped_crops: int = 1) -> EvalDataset:
-    """``"realsrset"``, ``"dped-iphone"`` (fetched through :mod:`bsrgan.assets`) or a folder path."""
+    """``"realsrset"``, ``"dped-iphone"``, ``"dped-readme"`` (fetched through :mod:`bsrgan.assets`)
+    or a folder path."""
     key = str(dataset)
     if key in DATASET_ASSETS:
         from bsrgan.assets import fetch
@@ -146,12 +157,12 @@ def load_dataset(dataset: str | os.PathLike[str], *, dped_crop: tuple[int, int] 
         files = list_images(folder)
         if key == "dped-iphone":
             return cropped_dataset(key, files, dped_crop, dped_crops, DATASET_ASSETS[key])
-        protocol = f"{key}: {len(files)} real LR images, used whole"
+        protocol = f"{key}: " + _WHOLE_IMAGE_PROTOCOL[key].format(n=len(files))
         return EvalDataset(key, tuple(EvalImage(f.stem, f) for f in files), protocol,
                            DATASET_ASSETS[key])
     folder = Path(dataset).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"dataset {key!r} is neither {' nor '.join(DATASET_ASSETS)} nor "
+        raise FileNotFoundError(f"dataset {key!r} is neither {', '.join(DATASET_ASSETS)} nor "
                                 f"an existing folder of images")
     files = list_images(folder)
     if not files:

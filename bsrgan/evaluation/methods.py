@@ -6,8 +6,12 @@ SPEC is one of
   ``imresize``, :func:`bsrgan.degradation.resize.imresize`; clipped to [0, 1], saved as 8-bit PNG);
 - ``model:NAME_OR_PATH``: an RRDBNet from the weights registry (``BSRGAN``, ``RealSR_JPEG``...)
   or a ``.pth`` file, run with tiled inference (:func:`bsrgan.inference.upscale`);
-- ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs on RealSRSet
-  (asset ``realsrset-published-<which>``, files ``<stem>_<SUFFIX>.png``);
+- ``published:bsrgan|esrgan|realsr_jpeg``: the authors' published x4 outputs of that method on the
+  dataset under evaluation (:data:`PUBLISHED_BY_DATASET`): on RealSRSet asset
+  ``realsrset-published-<which>`` (all 20 of each are registered), on the authors' README DPED
+  images (``dped-readme``) asset ``dped-readme-published-bsrgan``; files ``<stem>_<SUFFIX>.png``,
+  each needed file fetched on its own (:func:`published_outputs`). A folder dataset is matched
+  against the RealSRSet outputs; ``dped-iphone`` (our crops) has none;
 - ``dir:PATH``: a folder of SR outputs matched to the inputs by file stem (``<stem>.*`` or
   ``<stem>_<anything>.*``).
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bsrgan.io import list_images
 
@@ -25,6 +29,12 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "bsrgan": ("realsrset-published-bsrgan", "_BSRGAN"),
     "esrgan": ("realsrset-published-esrgan", "_ESRGAN"),
     "realsr_jpeg": ("realsrset-published-realsr_jpeg", "_RealSR_JPEG"),
+}
+#: dataset -> published method -> (asset, suffix); datasets not listed (folders) use RealSRSet's
+PUBLISHED_BY_DATASET: dict[str, dict[str, tuple[str, str]]] = {
+    "realsrset": PUBLISHED,
+    "dped-readme": {"bsrgan": ("dped-readme-published-bsrgan", "_BSRGAN")},
+    "dped-iphone": {},  # our own crop protocol: nobody published outputs for these crops
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -84,9 +94,10 @@ def parse_method(text: str) -> MethodSpec:
         raise MethodSpecError(f"method {text!r}: {kind}: needs an argument; {_SYNTAX}")
     if kind == "published":
         target = target.lower()
-        if target not in PUBLISHED:
+        known = sorted({m for outputs in PUBLISHED_BY_DATASET.values() for m in outputs})
+        if target not in known:
             raise MethodSpecError(f"method {text!r}: no published outputs named {target!r}; "
-                                  f"available: {', '.join(PUBLISHED)}")
+                                  f"available: {', '.join(known)}")
     if not name:
         name = kind if kind == "bicubic" else (target if kind == "published" else Path(target).stem)
     if not _NAME.match(name):
@@ -113,6 +124,25 @@ def parse_methods(items) -> list[MethodSpec]:
             raise MethodSpecError(f"method name {m.name!r} is used twice; give each a distinct NAME=")
         seen.add(m.name)
     return methods
+
+
+def published_asset(method: str, dataset: str) -> tuple[str, str]:
+    """(asset name, file suffix) of the authors' published ``method`` outputs on ``dataset``.
+
+    ``dataset`` is a registered dataset name; any other name (a folder) means RealSRSet's outputs.
+    Raises MethodSpecError naming what the authors did publish when there is no such set.
+    """
+    outputs = PUBLISHED_BY_DATASET.get(dataset, PUBLISHED)
+    if method in outputs:
+        return outputs[method]
+    where = "; ".join(f"{d}: {', '.join(o) or 'none'}" for d, o in PUBLISHED_BY_DATASET.items())
+    raise MethodSpecError(f"the authors published no {method!r} outputs for dataset {dataset!r} "
+                          f"(published outputs per dataset: {where})")
+
+
+def published_methods(dataset: str) -> list[str]:
+    """The ``published:`` methods that exist for ``dataset`` (e.g. ``["bsrgan"]`` for dped-readme)."""
+    return list(PUBLISHED_BY_DATASET.get(dataset, PUBLISHED))
 
 
 @dataclass(frozen=True)
@@ -159,4 +189,37 @@ def match_outputs(folder: Path, stems: list[str], suffix: str | None = None) -> 
         else:
             names = ", ".join(sorted(f.name for f in found))
             matches[stem] = Match(None, f"ambiguous outputs for {stem!r} in {folder}: {names}")
+    return matches
+
+
+def published_outputs(key: str, stems: list[str], *, dataset: str = "realsrset",
+                      progress: bool = False, registry=None, settings=None) -> dict[str, Match]:
+    """The authors' published output of each input stem of ``dataset``, fetched file by file.
+
+    Each registered file ``<stem><SUFFIX>.png`` of the ``published:<key>`` asset of ``dataset``
+    (:func:`published_asset`) is resolved on its own (cache -> ``$BSRGAN_MIRRORS`` -> download,
+    verified), so a file that cannot be had (e.g. offline and not in the mirror) makes only its
+    stem missing, with the asset layer's reason; a stem the authors published nothing for is
+    missing too. Raises MethodSpecError when nothing of ``key`` was published for ``dataset``.
+    """
+    from bsrgan.assets import AssetError, default_registry, resolve_file
+
+    asset_name, suffix = published_asset(key, dataset)
+    asset = (registry if registry is not None else default_registry()).asset(asset_name)
+    by_stem = {}
+    for entry in asset.files:
+        name = PurePosixPath(entry.relpath).stem
+        if name.endswith(suffix):
+            by_stem[name[: -len(suffix)]] = entry
+    matches: dict[str, Match] = {}
+    for stem in stems:
+        entry = by_stem.get(stem)
+        if entry is None:
+            matches[stem] = Match(None, f"not published by the authors (asset {asset_name})")
+            continue
+        try:
+            matches[stem] = Match(resolve_file(entry, progress=progress, settings=settings))
+        except AssetError as err:
+            matches[stem] = Match(None, f"{PurePosixPath(entry.relpath).name} is not available: "
+                                        f"{err.reason or err.summary}")
     return matches

@@ -4,15 +4,19 @@ Layout of ``out_dir``::
 
     lr/<stem>.png              LR inputs cut by a crop protocol (DPED); whole-image inputs are not copied
     sr/<method>/<stem>.png     generated SR images (bicubic, model:), reused while their key matches
-    per_image.csv              one row per method x image (status ok / missing / failed, scores)
+    per_image.csv              one row per method x image (status ok / partial / missing / failed)
     summary.csv                mean / std / n per method and metric (subset "all", and "common")
     table.md                   the Markdown table (arrows, best in bold, n/a) with its notes
     figure.png                 LR region + each method's region with its per-image scores
-    provenance.json            dataset / weights hashes, protocol, options, versions
+    provenance.json            input / weights / output / metric model file hashes, protocol,
+                               options, tiles, code and package versions
 
-SR generation runs one image at a time (torch already uses every core inside one image); scoring
-runs one image per task on a pool of ``workers`` processes. Problems stay local: an unreadable
-input or output, a failed generation or a metric error marks that row and the run goes on.
+SR generation runs one image at a time (torch already uses every core inside one image); each
+output is handed to a :class:`ScorePool` as soon as it exists, which scores it on ``workers``
+processes while the next images are generated. Problems stay local: an unreadable input or
+output, a failed generation (``failed``) or a metric that fails on an image (``partial``: the
+other metrics are kept) marks that row, and the run goes on; :attr:`EvaluationResult.ok` is
+False when any row failed or is partial.
 """
 from __future__ import annotations
 
@@ -30,14 +34,19 @@ from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation import tables
 from bsrgan.evaluation.cache import OutputCache, cache_key
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
-from bsrgan.evaluation.methods import PUBLISHED, MethodSpec, match_outputs, parse_methods
+from bsrgan.evaluation.methods import (
+    MethodSpec,
+    match_outputs,
+    parse_methods,
+    published_outputs,
+)
 from bsrgan.evaluation.provenance import portable_path, provenance_record, write_provenance
 from bsrgan.evaluation.scoring import (
     MetricPlan,
+    ScorePool,
     ScoreTask,
     default_workers,
     plan_metrics,
-    score_all,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,7 @@ class Outcome:
     source: str = ""  # "generated" | "cached" | "published" | "dir"
     path: Path | None = None
     error: str = ""
+    run: dict[str, Any] = field(default_factory=dict)  # generated: device, tile_used
 
 
 @dataclass
@@ -65,6 +75,8 @@ class EvaluationResult:
         paths: ``per_image``, ``summary``, ``table``, ``figure`` (absent if not drawn),
             ``provenance``, ``sr`` (folder of generated images), ``lr`` (crops, if any).
         unavailable: metric -> reason it shows as n/a.
+        inputs: stem -> LR file scored (the crop for cropped datasets), readable inputs only.
+        outputs: method -> stem -> SR file (generated, cached, published or read from a folder).
     """
 
     dataset: EvalDataset
@@ -75,6 +87,18 @@ class EvaluationResult:
     common_summary: pd.DataFrame | None
     markdown: str
     paths: dict[str, Path] = field(default_factory=dict)
+    inputs: dict[str, Path] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+    def figure(self, path: str | os.PathLike[str], *, images: list[str] | None = None,
+               methods: list[str] | None = None, scale: float = 1.0, **options) -> Path:
+        """Draw the comparison figure (:func:`bsrgan.evaluation.figure.comparison_figure`) of
+        these results to ``path``: e.g. ``scale=0.5`` for a copy small enough to commit."""
+        from bsrgan.evaluation.figure import comparison_figure
+
+        names = methods or [m.name for m in self.methods]
+        return comparison_figure(Path(path), self.inputs, self.per_image, self.outputs, names,
+                                 self.metrics.names, images=images, scale=scale, **options)
 
     @property
     def unavailable(self) -> dict[str, str]:
@@ -82,8 +106,9 @@ class EvaluationResult:
 
     @property
     def failures(self) -> pd.DataFrame:
-        """Rows whose SR image could not be had or read (``missing`` outputs are not failures)."""
-        return self.per_image[self.per_image["status"] == "failed"]
+        """Rows whose SR image could not be had or read (``failed``) or on which a metric failed
+        (``partial``); ``missing`` outputs (a method without an output for an image) are not."""
+        return self.per_image[self.per_image["status"].isin(tables.FAILURES)]
 
     @property
     def ok(self) -> bool:
@@ -124,17 +149,15 @@ def prepare_inputs(dataset: EvalDataset, lr_dir: Path) -> tuple[dict[str, Path],
     return files, sizes, errors
 
 
-def _existing_outputs(method: MethodSpec, stems: list[str]) -> dict[str, Outcome]:
-    """Outcomes of a ``published:`` / ``dir:`` method (matched by stem)."""
+def _existing_outputs(method: MethodSpec, stems: list[str], dataset: str) -> dict[str, Outcome]:
+    """Outcomes of a ``published:`` (the authors' outputs on ``dataset``, file by file) /
+    ``dir:`` method (matched by stem)."""
     if method.kind == "published":
-        from bsrgan.assets import fetch
-
-        asset, suffix = PUBLISHED[method.target]
-        folder, kind = Path(fetch(asset)), "published"
+        found, kind = published_outputs(method.target, stems, dataset=dataset), "published"
     else:
-        folder, suffix, kind = Path(method.target).expanduser(), None, "dir"
+        found, kind = match_outputs(Path(method.target).expanduser(), stems), "dir"
     outcomes = {}
-    for stem, match in match_outputs(folder, stems, suffix).items():
+    for stem, match in found.items():
         if match.path is not None:
             outcomes[stem] = Outcome("ok", kind, match.path)
         elif match.problem.startswith("ambiguous"):
@@ -145,9 +168,14 @@ def _existing_outputs(method: MethodSpec, stems: list[str]) -> dict[str, Outcome
 
 
 def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str, Path],
-                       input_sha: dict[str, str], input_errors: dict[str, str], sr_dir: Path,
-                       options: dict[str, Any], progress: bool) -> tuple[dict[str, Outcome], dict]:
-    """Generate (or reuse) the SR images of a ``bicubic`` / ``model:`` method."""
+                       lr_sizes: dict[str, tuple[int, int]], input_sha: dict[str, str],
+                       input_errors: dict[str, str], sr_dir: Path, options: dict[str, Any],
+                       progress: bool, on_ready) -> tuple[dict[str, Outcome], dict]:
+    """Generate (or reuse) the SR images of a ``bicubic`` / ``model:`` method.
+
+    An image is reused when its cache key matches: input sha256, the generator's fingerprint
+    (settings, weights, code version) and the device and tile it would run with now.
+    """
     from bsrgan.evaluation.generate import make_generator
     from bsrgan.io import imread, imwrite
 
@@ -159,43 +187,60 @@ def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str,
         if stem in input_errors:
             outcomes[stem] = Outcome("failed", "", None, input_errors[stem])
             continue
-        key = cache_key(input_sha[stem], generator.fingerprint)
         target = cache.image_path(stem)
-        if cache.is_fresh(stem, key):
-            outcomes[stem] = Outcome("ok", "cached", target)
-            continue
         try:
-            cache.invalidate(stem)
-            sr = generator(imread(lr_files[stem]))
-            imwrite(target, sr)
-            cache.record(stem, key)
-            generated += 1
-            outcomes[stem] = Outcome("ok", "generated", target)
+            run = generator.run_settings(*lr_sizes[stem])
+            key = cache_key(input_sha[stem], {**generator.fingerprint, **run})
+            if cache.is_fresh(stem, key):
+                outcomes[stem] = Outcome("ok", "cached", target, run=run)
+            else:
+                cache.invalidate(stem)
+                imwrite(target, generator(imread(lr_files[stem]), run))
+                cache.record(stem, key)
+                generated += 1
+                outcomes[stem] = Outcome("ok", "generated", target, run=run)
         except Exception as err:  # noqa: BLE001 - one image failing does not stop the method
             log.warning("%s: %s failed: %s", method.name, stem, err)
             outcomes[stem] = Outcome("failed", "generated", None, f"generation: {err}")
+            continue
+        on_ready(stem, target)
     info = dict(generator.fingerprint)
     if method.kind == "model":
         info["weights_file"] = generator.weights.name
+    runs = [o.run for o in outcomes.values() if o.run]
+    if runs:
+        info["device_used"] = sorted({r["device"] for r in runs})
+        if "tile_used" in runs[0]:
+            info["tile_used"] = {s: o.run["tile_used"] for s, o in outcomes.items() if o.run}
     info["generated"] = generated
     info["seconds"] = round(time.perf_counter() - started, 2)
     return outcomes, info
 
 
-def _method_outcomes(method, stems, lr_files, input_sha, input_errors, sr_dir, options, progress):
-    """Outcomes for every stem; a method that cannot start at all fails on every row."""
+def _method_outcomes(method, stems, lr_files, lr_sizes, input_sha, input_errors, sr_dir, options,
+                     progress, on_ready, dataset):
+    """Outcomes for every stem; a method that cannot start at all fails on every row.
+
+    ``on_ready(stem, path)`` is called for each output as soon as it exists (to be scored).
+    """
+    from bsrgan.evaluation.availability import error_reason
+
     try:
         if method.generates:
-            return _generated_outputs(method, stems, lr_files, input_sha, input_errors, sr_dir,
-                                      options, progress)
-        outcomes = _existing_outputs(method, stems)
+            return _generated_outputs(method, stems, lr_files, lr_sizes, input_sha, input_errors,
+                                      sr_dir, options, progress, on_ready)
+        outcomes = _existing_outputs(method, stems, dataset)
     except Exception as err:  # noqa: BLE001 - e.g. weights or published outputs not available
-        log.warning("method %s (%s) cannot run: %s", method.name, method.spec, err)
-        message = f"method unavailable: {err}"
-        return {s: Outcome("failed", "", None, message) for s in stems}, {"error": str(err)}
+        reason = error_reason(err)
+        log.warning("method %s (%s) cannot run: %s", method.name, method.spec, reason)
+        return ({s: Outcome("failed", "", None, f"method unavailable: {reason}") for s in stems},
+                {"error": reason})
     for stem, error in input_errors.items():  # no usable LR input: the row cannot be judged
         if stem in outcomes:
             outcomes[stem] = Outcome("failed", outcomes[stem].source, None, error)
+    for stem, outcome in outcomes.items():
+        if outcome.status == "ok":
+            on_ready(stem, outcome.path)
     return outcomes, {}
 
 
@@ -206,18 +251,24 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
              dped_crop: tuple[int, int] = DPED_DEFAULT_CROP, dped_crops: int = 1,
              images: list[str] | None = None, reference: str | os.PathLike[str] | None = None,
              figure: bool = True, figure_images: list[str] | None = None, progress: bool = True,
+             memory_budget: int | None = None,
              command: list[str] | None = None) -> EvaluationResult:
     """Evaluate SR methods on a dataset and write tables, figure and provenance to ``out_dir``.
 
     Args:
-        dataset: ``"realsrset"``, ``"dped-iphone"``, a folder of LR images, or an EvalDataset.
+        dataset: ``"realsrset"``, ``"dped-iphone"``, ``"dped-readme"``, a folder of LR images,
+            or an EvalDataset.
         methods: ``["bicubic=bicubic", "bsrgan=published:bsrgan", "mine=model:w.pth", ...]``
             (see :mod:`bsrgan.evaluation.methods`), MethodSpec objects or a ``{name: spec}`` dict.
         metrics: ``"niqe,nrqm,pi"`` or a list; unavailable ones show as n/a.
-        protocol: luma protocol of NIQE/NRQM/PI, ``"pirm"`` (paper) or ``"matlab"``.
+        protocol: luma protocol of NIQE/NRQM/PI (:mod:`bsrgan.metrics.protocols`): ``"pirm"``
+            (Y, shave 4), ``"paper"`` (Y, no shave: the authors' README figure) or
+            ``"live-rgb2gray"``.
         scale: upscaling factor of ``bicubic`` (models use their own).
         workers: scoring processes (default: every usable core).
-        tile, tile_overlap, precision, device: tiled inference of ``model:`` methods.
+        tile, tile_overlap, precision, device, memory_budget: inference of ``model:`` methods;
+            ``tile=None`` plans each image's tile from ``memory_budget`` (bytes; default 2 GiB
+            on the CPU): the whole image when it fits (:func:`bsrgan.inference.plan_tile`).
         dped_crop, dped_crops: (width, height) and number of LR crops per DPED photo.
         images: evaluate only these stems.
         reference: folder of HR images matched by stem, for full-reference metrics (psnr, ssim...).
@@ -230,8 +281,10 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     if images:
         ds = ds.subset(images)
     specs = parse_methods(methods)
+    from bsrgan.metrics.protocols import canonical_protocol, get_protocol
+
+    protocol = canonical_protocol(protocol)  # an old alias warns once, here
     plan = plan_metrics(metrics, protocol=protocol, scale=scale, has_reference=reference is not None)
-    from bsrgan.metrics.protocols import get_protocol
 
     protocol_text = f"{protocol} ({get_protocol(protocol).description})"
     out = Path(out_dir)
@@ -245,23 +298,19 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
         refs = {s: m.path for s, m in match_outputs(Path(reference), stems).items()}
 
     options = {"scale": scale, "tile": tile, "tile_overlap": tile_overlap, "precision": precision,
-               "device": device}
+               "device": device, "memory_budget": memory_budget}
     outcomes: dict[str, dict[str, Outcome]] = {}
     method_info: dict[str, dict] = {}
-    for method in specs:
-        outcomes[method.name], method_info[method.name] = _method_outcomes(
-            method, stems, lr_files, input_sha, input_errors, out / "sr", options, progress)
-
-    tasks = [ScoreTask((m.name, s), o.path, refs.get(s))
-             for m in specs for s, o in outcomes[m.name].items() if o.status == "ok"]
     n_workers = default_workers() if workers is None else max(1, int(workers))
-    scores = {}
-    if tasks:  # also without any available metric: reads each output (size, readability)
-        bar = _progress(None, len(tasks), "scoring", progress)
-        for result in score_all(tasks, plan.options, workers=n_workers,
-                                on_done=lambda _r: bar.update(1)):
-            scores[result.key] = result
-        bar.close()
+    with ScorePool(plan.options, n_workers, progress=progress) as pool:
+        for method in specs:
+            def submit(stem: str, path: Path, name: str = method.name) -> None:
+                pool.submit(ScoreTask((name, stem), path, refs.get(stem)))
+
+            outcomes[method.name], method_info[method.name] = _method_outcomes(
+                method, stems, lr_files, lr_sizes, input_sha, input_errors, out / "sr", options,
+                progress, submit, ds.name)
+        scores = pool.results()  # also without any available metric: reads each output
 
     roots = _known_roots(ds, specs, out, reference)
     rows = []
@@ -280,6 +329,8 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                     row["status"] = "failed"
                     errors.append(f"output: {res.errors['image']}")
                 else:
+                    if res.errors:  # a metric failed on this image: kept, marked, counted
+                        row["status"] = "partial"
                     errors += [f"{k}: {v}" for k, v in res.errors.items()]
                     row.update(res.values)
                     row.update(sr_height=res.height, sr_width=res.width)
@@ -319,10 +370,10 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     atomic_write_text(paths["table"], markdown)
 
     figure_error = None
+    sr_paths = {m: {s: o.path for s, o in outcomes[m].items() if o.path is not None}
+                for m in names}
+    usable = {s: p for s, p in lr_files.items() if s not in input_errors}
     if figure:
-        sr_paths = {m: {s: o.path for s, o in outcomes[m].items() if o.path is not None}
-                    for m in names}
-        usable = {s: p for s, p in lr_files.items() if s not in input_errors}
         try:
             paths["figure"] = _draw_figure(out / "figure.png", usable, per_image, sr_paths, names,
                                            plan.names, figure_images)
@@ -342,22 +393,24 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                  "reference": None if reference is None else Path(reference).name},
         methods=[{"name": m.name, "spec": _portable_spec(m), "kind": m.kind,
                   **method_info[m.name],
-                  "outputs_sha256": _output_hashes(m, outcomes[m.name])} for m in specs],
+                  "outputs_sha256": _output_hashes(outcomes[m.name])} for m in specs],
         metrics={"requested": list(plan.names), "options": plan.options,
+                 "model_files_sha256": plan.model_files,
                  "unavailable": {n: tables.short_reason(r) for n, r in plan.unavailable.items()},
                  "infos": {n: {"lower_better": i.lower_better, "needs_reference": i.needs_reference,
                                "range": list(i.range), "description": i.description}
                            for n, i in plan.infos.items()}},
         protocol={"metrics": protocol_text, "dataset": ds.protocol, "scale": scale,
                   "tile": tile, "tile_overlap": tile_overlap, "precision": precision,
-                  "workers": n_workers},
+                  "memory_budget": memory_budget, "workers": n_workers},
         outputs={k: portable_path(v, out) for k, v in paths.items()},
         counts={"images": len(stems), "figure_error": figure_error,
                 "by_method": {m: {s: int((per_image[per_image["method"] == m]["status"] == s).sum())
                                   for s in tables.STATUSES} for m in names}},
         command=command, seconds=time.perf_counter() - started)
     write_provenance(paths["provenance"], record)
-    return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths)
+    return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths,
+                            usable, sr_paths)
 
 
 def _draw_figure(path, lr_files, per_image, sr_paths, methods, metric_names, stems):
@@ -420,8 +473,6 @@ def _portable_spec(method: MethodSpec) -> str:
     return method.spec
 
 
-def _output_hashes(method: MethodSpec, outcomes: dict[str, Outcome]) -> dict[str, str] | None:
-    """sha256 of each read-in output (published / dir); generated ones are keyed by the cache."""
-    if method.generates:
-        return None
+def _output_hashes(outcomes: dict[str, Outcome]) -> dict[str, str]:
+    """sha256 of each SR output scored (generated, cached, published or read from a folder)."""
     return {s: sha256_file(o.path) for s, o in outcomes.items() if o.path is not None}

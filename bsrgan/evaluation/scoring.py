@@ -2,12 +2,18 @@
 
 The metric set is decided once in the parent (:func:`plan_metrics`): metrics that cannot run
 here (e.g. NRQM / PI without ``NRQM_model.mat``) are set aside with the reason, so the table says
-n/a instead of the run failing. Each worker process builds the available metrics once and scores
-whole images; an error on one image (or one metric of one image) comes back as text.
+n/a instead of the run failing. The check is :func:`bsrgan.evaluation.availability.check_metric`,
+the same one the notebooks call.
+
+Each image is scored once per metric *component*: NIQE and NRQM are computed once per image and
+protocol and PI is derived from them (PI = ((10 - NRQM) + NIQE) / 2), in any order of the
+requested names (:class:`Scorer`). A :class:`ScorePool` scores images as they are submitted, on
+``workers`` spawned processes with a progress bar, so scoring overlaps SR generation; an error
+on one image (or one metric of one image) comes back as text naming the image file.
 
 Options per metric: NIQE / NRQM / PI take the luma ``protocol`` (``pirm``: BT.601 Y, shave 4;
-``matlab``: rgb2gray, no shave); PSNR / SSIM (only with reference images) use BT.601 Y and shave
-``scale`` pixels per border, the usual SR convention.
+``paper``: BT.601 Y, no shave; ``live-rgb2gray``: rgb2gray, no shave); PSNR / SSIM (only with
+reference images) use BT.601 Y and shave ``scale`` pixels per border, the usual SR convention.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,14 +39,17 @@ class MetricPlan:
     Attributes:
         names: requested metric names, in table order.
         options: name -> keyword arguments for ``bsrgan.metrics.create`` (available metrics).
-        unavailable: name -> reason (missing model file...), reported as n/a.
+        unavailable: name -> one-line reason (missing model file and why...), reported as n/a.
         infos: name -> ``MetricInfo`` (direction, reference), for every requested name.
+        model_files: name -> {file name: sha256} of the parameter files the metric reads
+            (NIQE's pristine model, NRQM's regression model...), for the provenance record.
     """
 
     names: tuple[str, ...]
     options: dict[str, dict[str, Any]]
     unavailable: dict[str, str]
     infos: dict[str, Any] = field(repr=False)
+    model_files: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def available(self) -> list[str]:
@@ -78,27 +87,30 @@ def parse_metric_names(metrics: str | Iterable[str]) -> tuple[str, ...]:
 
 def plan_metrics(metrics: str | Iterable[str], *, protocol: str = "pirm", scale: int = 4,
                  has_reference: bool = False) -> MetricPlan:
-    """Decide which metrics run; build each once here so that a missing file shows up now."""
-    from bsrgan.metrics import MetricUnavailable, create, metric_info
-    from bsrgan.metrics.protocols import get_protocol
+    """Decide which metrics run; build each once here so that a missing file shows up now.
 
-    get_protocol(protocol)  # ValueError for an unknown protocol
+    A model file that is not in the cache or a mirror is downloaded here when downloads are
+    allowed (exactly what scoring would need), so "n/a" always means it could not be had.
+    """
+    from bsrgan.evaluation.availability import check_metric
+    from bsrgan.metrics import metric_info
+    from bsrgan.metrics.protocols import canonical_protocol
+
+    protocol = canonical_protocol(protocol)  # ValueError if unknown; an old alias warns once
     names = parse_metric_names(metrics)
     options: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
+    model_files: dict[str, dict[str, str]] = {}
     infos = {n: metric_info(n) for n in names}
     for name in names:
-        if infos[name].needs_reference and not has_reference:
-            unavailable[name] = "full-reference metric and no reference images were given"
-            continue
         kwargs = metric_options(name, protocol, scale)
-        try:
-            create(name, **kwargs)
-        except MetricUnavailable as err:
-            unavailable[name] = err.reason
+        status = check_metric(name, kwargs, has_reference=has_reference)
+        if not status.available:
+            unavailable[name] = status.reason
             continue
         options[name] = kwargs
-    return MetricPlan(names, options, unavailable, infos)
+        model_files[name] = status.files
+    return MetricPlan(names, options, unavailable, infos, model_files)
 
 
 @dataclass(frozen=True)
@@ -119,13 +131,49 @@ class ScoreResult:
     width: int = 0
 
 
+def perceptual_index(niqe: float, nrqm: float) -> float:
+    """PIRM 2018 perceptual index, ((10 - NRQM) + NIQE) / 2 (lower is better)."""
+    return ((10.0 - nrqm) + niqe) / 2.0
+
+
+def _component_options(name: str, kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The NIQE / NRQM options a PI with ``kwargs`` is made of (see ``PIMetric``)."""
+    if name != "pi":
+        return {name: kwargs}
+    shared = {k: kwargs[k] for k in ("protocol", "crop_border") if k in kwargs}
+    niqe = dict(shared, backend=kwargs.get("niqe_backend"), model_path=kwargs.get("niqe_model_path"))
+    nrqm = dict(shared, model_path=kwargs.get("nrqm_model_path"))
+    return {"niqe": niqe, "nrqm": nrqm}
+
+
+def _key(name: str, kwargs: dict[str, Any]) -> tuple:
+    """Hashable identity of a metric instance: its name and non-default options."""
+    return (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items() if v is not None)))
+
+
 class Scorer:
-    """Metric objects built from a plan's options; ``scorer(task) -> ScoreResult``."""
+    """Metrics built from a plan's options; ``scorer(task) -> ScoreResult``.
+
+    Every metric instance (name + options) is built and evaluated once per image: NIQE and NRQM
+    requested on their own and as parts of PI are the same instances, and PI is derived from
+    their two values, whatever the order of ``options``.
+    """
 
     def __init__(self, options: dict[str, dict[str, Any]]) -> None:
         from bsrgan.metrics import create
 
-        self.metrics = {name: create(name, **kw) for name, kw in options.items()}
+        self.names = list(options)
+        self._instances: dict[tuple, Any] = {}
+        self._parts: dict[str, dict[str, tuple]] = {}  # requested name -> component -> key
+        for name, kwargs in options.items():
+            parts = {}
+            for part, part_kwargs in _component_options(name, kwargs).items():
+                key = _key(part, part_kwargs)
+                if key not in self._instances:
+                    clean = {k: v for k, v in part_kwargs.items() if v is not None}
+                    self._instances[key] = create(part, **clean)
+                parts[part] = key
+            self._parts[name] = parts
 
     def __call__(self, task: ScoreTask) -> ScoreResult:
         from bsrgan.io import imread
@@ -135,25 +183,47 @@ class Scorer:
             ref = imread(task.ref) if task.ref is not None else None
         except Exception as err:  # noqa: BLE001 - any unreadable file is this row's error
             return ScoreResult(task.key, {}, {"image": str(err)})
+        label = str(task.sr)
+        computed: dict[tuple, float | str] = {}  # instance key -> value, or error text
+
+        def value_of(key: tuple) -> float | str:
+            if key not in computed:
+                metric = self._instances[key]
+                try:
+                    if metric.info.needs_reference:
+                        if ref is None:
+                            raise ValueError("no reference image for this input")
+                        computed[key] = float(metric(img, ref))
+                    else:
+                        computed[key] = float(metric(img))
+                except Exception as err:  # noqa: BLE001 - one metric failing leaves the others
+                    computed[key] = _named_error(err, img, label)
+            return computed[key]
+
         values: dict[str, float] = {}
         errors: dict[str, str] = {}
-        for name, metric in self.metrics.items():
-            if name in values or name in errors:
-                continue
-            try:
-                if metric.info.needs_reference:
-                    if ref is None:
-                        raise ValueError("no reference image for this input")
-                    values[name] = float(metric(img, ref))
-                elif hasattr(metric, "components"):  # PI: NIQE and NRQM come with it for free
-                    for part, value in metric.components(img).items():
-                        if part in self.metrics:
-                            values[part] = float(value)
-                else:
-                    values[name] = float(metric(img))
-            except Exception as err:  # noqa: BLE001 - one metric failing leaves the others
-                errors[name] = f"{type(err).__name__}: {err}"
+        for name in self.names:
+            parts = {part: value_of(key) for part, key in self._parts[name].items()}
+            failed = {part: v for part, v in parts.items() if isinstance(v, str)}
+            if failed:
+                errors[name] = (next(iter(failed.values())) if name in parts else
+                                "; ".join(f"needs {p.upper()}, which failed: {e}"
+                                          for p, e in failed.items()))
+            elif name == "pi":
+                values[name] = perceptual_index(parts["niqe"], parts["nrqm"])
+            else:
+                values[name] = parts[name]
         return ScoreResult(task.key, values, errors, img.shape[0], img.shape[1])
+
+
+def _named_error(err: Exception, img: Any, label: str) -> str:
+    """``"Type: message"`` with the metric's "array of shape (...)" replaced by the file."""
+    from bsrgan.metrics.inputs import image_label
+
+    text = str(err).replace(image_label(img), label)
+    if label not in text:
+        text = f"{label}: {text}"
+    return f"{type(err).__name__}: {text}"
 
 
 _WORKER_SCORER: Scorer | None = None
@@ -183,37 +253,115 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def score_all(tasks: list[ScoreTask], options: dict[str, dict[str, Any]], *, workers: int = 1,
-              on_done: Callable[[ScoreResult], None] | None = None) -> Iterator[ScoreResult]:
-    """Score every task; ``workers > 1`` uses a pool of spawned processes (one image per task).
+class ScorePool:
+    """Scores images as they are submitted, in parallel, with one progress bar.
 
-    Yields results in task order. Spawned (not forked) workers are safe after the parent
-    has run torch's thread pools.
+    ``workers > 1``: a pool of spawned processes (``concurrent.futures``; spawned, not forked,
+    so it is safe after the parent ran torch's thread pools), each building the metrics once
+    and using ``cores / workers`` torch threads; images are scored while the caller goes on
+    (e.g. generating the next SR image). ``workers == 1``: scored here, in :meth:`results`.
+    A pool that breaks (a worker killed, no way to spawn) is reported and the remaining images
+    are scored in this process; an error on one image never stops the others.
+
+    >>> with ScorePool(plan.options, workers=4) as pool:       # doctest: +SKIP
+    ...     pool.submit(ScoreTask(("bsrgan", "chip"), Path("chip_BSRGAN.png")))
+    ...     results = pool.results()                           # key -> ScoreResult
     """
-    workers = max(1, min(int(workers), len(tasks)))
+
+    def __init__(self, options: dict[str, dict[str, Any]], workers: int = 1, *,
+                 progress: bool = True, desc: str = "scoring",
+                 on_done: Callable[[ScoreResult], None] | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        self.options = options
+        self.workers = max(1, int(workers))
+        self.on_done = on_done
+        self._bar = tqdm(total=0, desc=desc, unit="img", disable=not progress, leave=False)
+        self._pending: list[ScoreTask] = []  # to score here (workers == 1, or pool broken)
+        self._futures: dict[Future, ScoreTask] = {}
+        self._executor: ProcessPoolExecutor | None = None
+        self._scorer: Scorer | None = None
+        self._broken = False
+
+    def __enter__(self):  # -> Self (typing.Self needs Python 3.11)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, task: ScoreTask) -> None:
+        """Queue ``task``; with workers it starts right away in a worker process."""
+        self._bar.total += 1
+        self._bar.refresh()
+        if self.workers == 1 or self._broken:
+            self._pending.append(task)
+            return
+        try:
+            if self._executor is None:
+                threads = max(1, math.floor(default_workers() / self.workers))
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker, initargs=(self.options, threads))
+            future = self._executor.submit(_score_in_worker, task)
+        except (BrokenProcessPool, OSError, RuntimeError) as err:
+            self._break(err)
+            self._pending.append(task)
+            return
+        self._futures[future] = task
+        future.add_done_callback(lambda _f: self._bar.update(1))
+
+    def results(self) -> dict[tuple[str, str], ScoreResult]:
+        """Wait for every submitted task; ``(method, stem) -> ScoreResult``."""
+        out: dict[tuple[str, str], ScoreResult] = {}
+        futures, self._futures = self._futures, {}
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                result = future.result()
+            except BrokenProcessPool as err:
+                self._break(err)
+                self._pending.append(task)
+                continue
+            except Exception as err:  # noqa: BLE001 - e.g. a result that cannot be pickled
+                result = ScoreResult(task.key, {}, {"image": f"scoring process: {err}"})
+            self._finish(result, out)
+        for task in self._pending:
+            if self._scorer is None:
+                self._scorer = Scorer(self.options)
+            self._finish(self._scorer(task), out)
+            self._bar.update(1)
+        self._pending = []
+        return out
+
+    def _finish(self, result: ScoreResult, out: dict) -> None:
+        out[result.key] = result
+        if self.on_done is not None:
+            self.on_done(result)
+
+    def _break(self, err: BaseException) -> None:
+        """The pool is unusable: its unfinished futures fail with BrokenProcessPool, and
+        :meth:`results` scores their tasks (and every later one) here."""
+        if not self._broken:
+            log.warning("scoring processes failed (%s); scoring the remaining images here", err)
+        self._broken = True
+
+    def close(self) -> None:
+        self._bar.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def score_all(tasks: list[ScoreTask], options: dict[str, dict[str, Any]], *, workers: int = 1,
+              on_done: Callable[[ScoreResult], None] | None = None,
+              progress: bool = False) -> Iterator[ScoreResult]:
+    """Score every task (see :class:`ScorePool`); yields results in task order."""
     if not tasks:
         return
-    if workers == 1:
-        scorer = Scorer(options)
+    with ScorePool(options, min(max(1, int(workers)), len(tasks)), progress=progress,
+                   on_done=on_done) as pool:
         for task in tasks:
-            result = scorer(task)
-            if on_done:
-                on_done(result)
-            yield result
-        return
-    threads = max(1, math.floor(default_workers() / workers))
-    ctx = multiprocessing.get_context("spawn")
-    done: set[tuple[str, str]] = set()
-    try:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(options, threads)) as pool:
-            for result in pool.map(_score_in_worker, tasks, chunksize=1):
-                done.add(result.key)
-                if on_done:
-                    on_done(result)
-                yield result
-    except (BrokenProcessPool, OSError) as err:  # e.g. a worker killed, or no way to spawn
-        rest = [t for t in tasks if t.key not in done]
-        log.warning("scoring processes failed (%s); scoring the remaining %d image(s) here",
-                    err, len(rest))
-        yield from score_all(rest, options, workers=1, on_done=on_done)
+            pool.submit(task)
+        results = pool.results()
+    for task in tasks:
+        yield results[task.key]

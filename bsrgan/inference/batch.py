@@ -102,11 +102,15 @@ def upscale_files(
     tile_overlap: int = 32,
     precision: str = "fp32",
     device: str | torch.device = "auto",
+    memory_budget: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> BatchReport:
     """Upscale every image among ``inputs`` (files and/or folders) into ``outdir``.
 
+    ``tile=None`` plans each image's tile from ``memory_budget`` (bytes; default 2 GiB on the
+    CPU, half the free memory on CUDA): the whole image when it fits, see
+    :func:`bsrgan.inference.device.plan_tile`.
     A file that cannot be read or processed is reported through ``log`` (default: stderr, above
     the progress bar) with its path and the reason, and skipped; the others still run.
     Raises :class:`InPlaceError` before doing anything if ``outdir`` is an input folder and
@@ -126,6 +130,8 @@ def upscale_files(
     check_precision(precision, dev)
     if (tile is not None and tile < 0) or tile_overlap < 0:
         raise ValueError(f"tile ({tile}) and tile overlap ({tile_overlap}) must be >= 0")
+    if memory_budget is not None and memory_budget <= 0:
+        raise ValueError(f"memory budget must be positive, got {memory_budget} bytes")
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     report = BatchReport()
     files, problems = collect_inputs(inputs)
@@ -148,7 +154,7 @@ def upscale_files(
             report.skipped.append(src)
             continue
         try:
-            _upscale_one(model, src, dst, ext, tile, tile_overlap, precision, dev)
+            _upscale_one(model, src, dst, ext, tile, tile_overlap, precision, dev, memory_budget)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
@@ -170,7 +176,8 @@ def _name_conflict(src: Path, dst: Path, claimed: dict[Path, Path]) -> str | Non
 
 
 def _upscale_one(model: nn.Module, src: Path, dst: Path, ext: str, tile: int | None,
-                 tile_overlap: int, precision: str, device: torch.device) -> None:
+                 tile_overlap: int, precision: str, device: torch.device,
+                 memory_budget: int | None) -> None:
     data = imread_raw(src)
     alpha = None if ext in NO_ALPHA_EXTENSIONS else data.alpha
     planes = [data.rgb[:, :, :1]] if data.is_gray else [data.rgb]  # gray: model sees 3 copies
@@ -178,7 +185,7 @@ def _upscale_one(model: nn.Module, src: Path, dst: Path, ext: str, tile: int | N
         planes.append(alpha[:, :, None])
     img = planes[0] if len(planes) == 1 else np.concatenate(planes, axis=2)
     out = upscale(model, img, tile=tile, tile_overlap=tile_overlap, precision=precision,
-                  device=device)
+                  device=device, memory_budget=memory_budget)
     if out.shape[2] == 2:  # gray + alpha: image writers take RGBA, so repeat the gray plane
         out = out[:, :, [0, 0, 0, 1]]
     bit_depth = 16 if data.bit_depth >= 16 and ext in SIXTEEN_BIT_EXTENSIONS else 8

@@ -18,15 +18,19 @@ PRECISIONS: dict[str, torch.dtype] = {
     "bf16": torch.bfloat16,
 }
 
-CPU_TILE = 256  # CPU default: ~1 GiB peak for the 23-block x4 model in fp32 (13 KiB per pixel)
-MIN_AUTO_TILE = 64
-MAX_AUTO_TILE = 1024  # beyond this a GPU is saturated; larger tiles only cost memory
-GPU_MEMORY_FRACTION = 0.5  # share of the *free* device memory the auto tile may plan to use
-# Peak activation memory per input pixel, in elements: the widest moment of an RRDBNet forward is
-# at the output resolution (upsampled features, the next conv's output and the nearest-upsampled
-# copy: ~3 tensors of nf channels at sf^2 pixels per input pixel), plus the convolution workspace.
-# 4 * nf * sf^2 elements covers both; measured on CPU it is ~3.3 * nf * sf^2 (docs/inference.md).
+# Tile planning (``tile=None``): the whole image when its estimated peak memory fits the budget,
+# else the largest square tile that does. The estimate is ACTIVATIONS_PER_PIXEL * nf * sf^2
+# elements per input (LR) pixel: the widest moment of an RRDBNet forward is at the output
+# resolution (upsampled features, the next conv's output and the nearest-upsampled copy: ~3
+# tensors of nf channels at sf^2 pixels per input pixel) plus the convolution workspace.
+# nf=64, sf=4: 16 KiB per LR pixel in fp32, 8 KiB in bf16/fp16. Measured on CPU (peak RSS of
+# whole-image runs, `benchmarks/inference.py --memory`): fp32 13.3-15.0 KiB, bf16 6.9-8.9 KiB.
 ACTIVATIONS_PER_PIXEL = 4
+CPU_MEMORY_BUDGET = 2 * 2**30  # bytes; fixed, so the plan is the same on every CPU machine
+GPU_MEMORY_FRACTION = 0.5  # share of the *free* device memory a CUDA plan may use
+MIN_AUTO_TILE = 64
+MAX_AUTO_TILE = 1024  # a tiled GPU plan: beyond this a GPU is saturated, tiles only cost memory
+TILE_MULTIPLE = 32  # planned tile sides are multiples of this
 
 
 def select_device(device: str | torch.device = "auto") -> torch.device:
@@ -79,7 +83,7 @@ def model_dims(model: nn.Module) -> tuple[int, int]:
 
 
 def bytes_per_input_pixel(model: nn.Module, dtype: torch.dtype) -> int:
-    """Documented estimate of peak device memory per input pixel for an RRDBNet-like model:
+    """Estimated peak device memory per input pixel of an RRDBNet-like model:
     ``ACTIVATIONS_PER_PIXEL * nf * sf**2`` elements of ``dtype`` (nf=64, sf=4, fp32:
     4 * 64 * 16 * 4 B = 16 KiB per input pixel, so a 512x512 tile plans for 4 GiB)."""
     sf, nf = model_dims(model)
@@ -87,15 +91,39 @@ def bytes_per_input_pixel(model: nn.Module, dtype: torch.dtype) -> int:
     return ACTIVATIONS_PER_PIXEL * nf * sf * sf * element
 
 
-def auto_tile(model: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32) -> int:
-    """Tile side (input pixels) for ``tile=None``.
-
-    CPU: the fixed :data:`CPU_TILE`. CUDA: the largest multiple of 32 whose estimated peak
-    (:func:`bytes_per_input_pixel` times tile area) fits in :data:`GPU_MEMORY_FRACTION` of the
-    free memory reported by ``torch.cuda.mem_get_info``, clamped to [64, 1024].
-    """
+def memory_budget(device: torch.device) -> int:
+    """Bytes a tile plan may use: :data:`CPU_MEMORY_BUDGET` on the CPU; on CUDA
+    :data:`GPU_MEMORY_FRACTION` of the free memory (``torch.cuda.mem_get_info``)."""
     if device.type != "cuda":
-        return CPU_TILE
+        return CPU_MEMORY_BUDGET
     free, _total = torch.cuda.mem_get_info(device)
-    side = math.isqrt(int(free * GPU_MEMORY_FRACTION) // bytes_per_input_pixel(model, dtype))
-    return int(min(MAX_AUTO_TILE, max(MIN_AUTO_TILE, side - side % 32)))
+    return int(free * GPU_MEMORY_FRACTION)
+
+
+def auto_tile(model: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32, *,
+              budget: int | None = None) -> int:
+    """Side (input pixels) of the largest square tile whose estimated peak fits ``budget``
+    (default :func:`memory_budget`): a multiple of 32, clamped to [64, 1024]."""
+    budget = memory_budget(device) if budget is None else int(budget)
+    side = math.isqrt(max(0, budget) // bytes_per_input_pixel(model, dtype))
+    return int(min(MAX_AUTO_TILE, max(MIN_AUTO_TILE, side - side % TILE_MULTIPLE)))
+
+
+def plan_tile(model: nn.Module, height: int, width: int, device: torch.device,
+              dtype: torch.dtype = torch.float32, *, budget: int | None = None) -> int:
+    """The tile ``upscale(tile=None)`` uses for an ``height x width`` input: ``0`` (the whole
+    image, one forward pass, no overlap to recompute) when ``height * width`` pixels fit the
+    memory budget, else :func:`auto_tile`.
+
+    With the default budgets (nf=64, sf=4, fp32: 16 KiB per pixel): on the CPU (2 GiB) every
+    input up to 131,072 pixels runs whole, e.g. all of RealSRSet (at most 360x360) and 512x256
+    DPED crops; larger ones get 352-px tiles.
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    budget = memory_budget(device) if budget is None else int(budget)
+    if budget <= 0:
+        raise ValueError(f"memory budget must be positive, got {budget} bytes")
+    if height * width * bytes_per_input_pixel(model, dtype) <= budget:
+        return 0
+    return auto_tile(model, device, dtype, budget=budget)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bsrgan.inference.device import auto_tile, autocast, check_precision, select_device
+from bsrgan.inference.device import autocast, check_precision, plan_tile, select_device
 from bsrgan.inference.tiling import TileGrid, pad_to_multiple
 
 # ITU-R BT.601 luma, used to turn the model's (nearly gray) output for a gray input back to gray
@@ -42,6 +42,7 @@ def upscale(
     tile_batch: int = 1,
     channels_last: bool = False,
     size_multiple: int | None = None,
+    memory_budget: int | None = None,
     progress: bool = False,
 ) -> np.ndarray:
     """Super-resolve ``img`` with ``model``, tile by tile.
@@ -54,8 +55,9 @@ def upscale(
             and (H, W, 4) RGBA. Gray is run through the model as 3 equal channels and returned as
             gray (BT.601 luma of the output); alpha is upscaled separately with bicubic
             interpolation (OpenCV ``INTER_CUBIC``), never by the network.
-        tile: tile side in input pixels. ``None``: automatic (CPU 256; CUDA from free memory,
-            see :func:`bsrgan.inference.device.auto_tile`). ``0``: the whole image as one tile.
+        tile: tile side in input pixels. ``None``: planned from the memory budget, the whole
+            image when it fits (see :func:`bsrgan.inference.device.plan_tile`). ``0``: the whole
+            image as one tile.
         tile_overlap: minimum overlap of neighbouring tiles in input pixels; the overlap band is
             feathered (see :mod:`bsrgan.inference.tiling`).
         precision: ``"fp32"``, ``"fp16"`` (CUDA only) or ``"bf16"`` — autocast over fp32 weights.
@@ -65,6 +67,8 @@ def upscale(
             when the model was also converted with ``model.to(memory_format=torch.channels_last)``).
         size_multiple: pad (by reflection) so that the network input sides are multiples of this;
             default ``model.size_multiple`` if present, else 1 (RRDBNet takes any size).
+        memory_budget: bytes the ``tile=None`` plan may use (default: 2 GiB on the CPU, half
+            the free memory on CUDA; see :func:`bsrgan.inference.device.memory_budget`).
         progress: show a tqdm bar over tiles.
 
     Returns:
@@ -74,7 +78,8 @@ def upscale(
     dev = select_device(device)
     dtype = check_precision(precision, dev)
     if tile is None:
-        tile = auto_tile(model, dev, dtype)
+        tile = plan_tile(model, layout.rgb.shape[0], layout.rgb.shape[1], dev, dtype,
+                         budget=memory_budget)
     if tile_batch < 1:
         raise ValueError(f"tile_batch must be >= 1, got {tile_batch}")
     multiple = size_multiple or int(getattr(getattr(model, "_orig_mod", model), "size_multiple", 1))

@@ -6,7 +6,6 @@ honours ``BSRGAN_OFFLINE``); pyiqa is always handed a local file so it never dow
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from .errors import MetricUnavailable
@@ -22,7 +21,10 @@ def _settings(local_only: bool):
     from bsrgan.assets import AssetSettings
 
     settings = AssetSettings.from_env()
-    return dataclasses.replace(settings, offline=True) if local_only else settings
+    if not local_only:
+        return settings
+    return settings.without_downloads("only the cache and mirrors were checked (no download "
+                                      "was tried)")
 
 
 def model_file(metric: str, asset: str, path: str | Path | None = None, *, local_only: bool = False) -> Path:

@@ -1,9 +1,11 @@
 """NIQE, NRQM and PI metric objects: protocol (luma + shave) -> backend -> score.
 
 NIQE runs our MATLAB-faithful port (:mod:`bsrgan.metrics.niqe`) by default, or pyiqa's with
-``backend="pyiqa"`` (cross-check). NRQM has no port of our own: it runs pyiqa's with the
-``nrqm-model`` asset and is unavailable (:class:`MetricUnavailable`) without that file.
-PI = ((10 - NRQM) + NIQE) / 2 (PIRM 2018).
+``backend="pyiqa"`` (cross-check). NRQM runs our torch implementation (:mod:`bsrgan.metrics.nrqm`,
+equal to pyiqa's, on the GPU when present) by default, or pyiqa's with ``backend="pyiqa"`` (the
+reference; CPU only); both read the ``nrqm-model`` asset and are unavailable
+(:class:`MetricUnavailable`) without it. PI = ((10 - NRQM) + NIQE) / 2 (PIRM 2018):
+:func:`perceptual_index` combines NIQE and NRQM values computed elsewhere.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from pathlib import Path
 import numpy as np
 
 from .base import Metric, MetricInfo
+from .errors import MetricUnavailable
 from .inputs import ImageLike, as_rgb, image_label
 from .model_files import NIQE_ASSET, NRQM_ASSET, model_file
 from .niqe import NIQE_BLOCK_SIZE, load_niqe_model, niqe_from_luma
 from .protocols import get_protocol, luma_for_protocol
 
-__all__ = ["NIQE_INFO", "NRQM_INFO", "PI_INFO", "NIQEMetric", "NRQMMetric", "PIMetric"]
+__all__ = [
+    "NIQE_BACKENDS",
+    "NIQE_INFO",
+    "NRQM_BACKENDS",
+    "NRQM_INFO",
+    "PI_INFO",
+    "NIQEMetric",
+    "NRQMMetric",
+    "PIMetric",
+    "perceptual_index",
+]
 
 NIQE_INFO = MetricInfo("niqe", True, False, (0.0, float("inf")),
                        "NIQE (Mittal et al. 2013), LIVE pristine model; lower is better")
@@ -28,6 +41,16 @@ NRQM_INFO = MetricInfo("nrqm", False, False, (0.0, 10.0),
 PI_INFO = MetricInfo("pi", True, False, (0.0, float("inf")),
                      "Perceptual Index ((10 - NRQM) + NIQE) / 2 (PIRM 2018); lower is better")
 NIQE_BACKENDS = ("matlab-port", "pyiqa")
+NRQM_BACKENDS = ("torch", "pyiqa")
+
+
+def perceptual_index(niqe: float, nrqm: float) -> float:
+    """PIRM 2018 perceptual index ``((10 - nrqm) + niqe) / 2`` (lower is better).
+
+    For callers that compute NIQE and NRQM once per image (e.g. with :meth:`NIQEMetric.score_luma`
+    and :meth:`NRQMMetric.score_luma` on one luma plane) and derive PI from them.
+    """
+    return ((10.0 - nrqm) + niqe) / 2.0
 
 
 class _LumaMetric(Metric):
@@ -87,38 +110,101 @@ class NIQEMetric(_LumaMetric):
 
 
 class NRQMMetric(_LumaMetric):
-    """NRQM (Ma) score through pyiqa; raises MetricUnavailable when ``NRQM_model.mat`` is missing."""
+    """NRQM (Ma et al. 2017) of an image; raises MetricUnavailable when ``NRQM_model.mat`` is missing.
+
+    Args:
+        protocol, crop_border: how the luma plane is made (:mod:`bsrgan.metrics.protocols`).
+        model_path: an ``NRQM_model.mat`` to use instead of the ``nrqm-model`` asset.
+        backend: ``"torch"`` (default: :class:`bsrgan.metrics.nrqm.NrqmScorer`) or ``"pyiqa"``.
+        device: torch backend only: ``None`` (the GPU when present, else the CPU), ``"cpu"``, ...
+
+    Attributes:
+        model_sha256: hex sha256 of the model file in use (it has no published hash: record it).
+    """
 
     def __init__(self, protocol: str = "pirm", crop_border: int | None = None,
-                 model_path: str | Path | None = None) -> None:
+                 model_path: str | Path | None = None, backend: str = "torch",
+                 device: str | None = None) -> None:
+        if backend not in NRQM_BACKENDS:
+            raise ValueError(f"unknown NRQM backend {backend!r}; choose one of {NRQM_BACKENDS}")
+        if backend == "pyiqa" and device not in (None, "cpu"):
+            raise ValueError(f"pyiqa's NRQM runs on the CPU only, got device={device!r}")
         path = model_file("nrqm", NRQM_ASSET, model_path)
-        super().__init__(NRQM_INFO, protocol, crop_border, model_path=str(path))
-        from .pyiqa_backend import PyiqaNRQM
+        if backend == "pyiqa":
+            from bsrgan.assets.verify import sha256_file
 
-        self._score_luma = PyiqaNRQM(path)
+            from .pyiqa_backend import PyiqaNRQM
+
+            self._score_luma = PyiqaNRQM(path)
+            self.model_sha256 = sha256_file(path)
+        else:
+            from .nrqm import NrqmScorer
+
+            try:
+                self._score_luma = NrqmScorer(path, device)
+            except ValueError as err:
+                raise MetricUnavailable("nrqm", f"its model file is unusable: {err}") from err
+            self.model_sha256 = self._score_luma.sha256
+        super().__init__(NRQM_INFO, protocol, crop_border, model_path=str(path), backend=backend,
+                         device=device)
+
+    def _check_size(self, shape: tuple[int, int], img: ImageLike) -> None:
+        from .nrqm import MIN_SIZE
+
+        c = self.crop_border
+        if min(shape) - 2 * c < MIN_SIZE:
+            raise ValueError(
+                f"{image_label(img)}: nrqm needs at least {MIN_SIZE}x{MIN_SIZE} px after shaving "
+                f"{c} px per border, i.e. {MIN_SIZE + 2 * c}x{MIN_SIZE + 2 * c} px; got "
+                f"{shape[0]}x{shape[1]} px"
+            )
 
     def score(self, img: ImageLike) -> float:
-        return self._score_luma(self.luma(img))
+        return self.score_luma(self.luma(img), img)
+
+    def score_luma(self, luma: np.ndarray, img: ImageLike = "luma") -> float:
+        """NRQM of an already prepared luma plane (0-255, shaved); ``img`` names it in errors."""
+        import torch
+
+        try:
+            value = self._score_luma(luma)
+        except torch.linalg.LinAlgError as err:  # singular band covariance: a flat image
+            raise ValueError(f"{image_label(img)}: NRQM is undefined (a steerable-pyramid band has "
+                             f"a singular neighbourhood covariance, e.g. a flat image): {err}") from None
+        if not np.isfinite(value):
+            raise ValueError(f"{image_label(img)}: NRQM is undefined (non-finite score)")
+        return value
 
 
 class PIMetric(_LumaMetric):
-    """Perceptual Index; :meth:`components` also returns the NIQE and NRQM it is made of."""
+    """Perceptual Index; :meth:`components` also returns the NIQE and NRQM it is made of.
+
+    ``niqe_backend`` / ``nrqm_backend`` and the model paths go to :class:`NIQEMetric` and
+    :class:`NRQMMetric` (``device`` to the latter); both are attributes (``.niqe``, ``.nrqm``).
+    """
 
     def __init__(self, protocol: str = "pirm", crop_border: int | None = None,
                  niqe_backend: str = "matlab-port", niqe_model_path: str | Path | None = None,
-                 nrqm_model_path: str | Path | None = None) -> None:
-        self.nrqm = NRQMMetric(protocol, crop_border, nrqm_model_path)
+                 nrqm_model_path: str | Path | None = None, nrqm_backend: str = "torch",
+                 device: str | None = None) -> None:
+        self.nrqm = NRQMMetric(protocol, crop_border, nrqm_model_path, nrqm_backend, device)
         self.niqe = NIQEMetric(protocol, crop_border, niqe_backend, niqe_model_path)
         super().__init__(PI_INFO, protocol, crop_border, niqe_backend=niqe_backend,
                          niqe_model_path=self.niqe.settings["model_path"],
-                         nrqm_model_path=self.nrqm.settings["model_path"])
+                         nrqm_model_path=self.nrqm.settings["model_path"],
+                         nrqm_backend=nrqm_backend, device=device)
+
+    @property
+    def model_sha256(self) -> str:
+        """Hex sha256 of the NRQM model file in use."""
+        return self.nrqm.model_sha256
 
     def components(self, img: ImageLike) -> dict[str, float]:
         """``{"niqe": ..., "nrqm": ..., "pi": ...}`` from one read of ``img``."""
         luma = self.luma(img)
         niqe = self.niqe.score_luma(luma, img)
-        nrqm = self.nrqm._score_luma(luma)
-        return {"niqe": niqe, "nrqm": nrqm, "pi": ((10.0 - nrqm) + niqe) / 2.0}
+        nrqm = self.nrqm.score_luma(luma, img)
+        return {"niqe": niqe, "nrqm": nrqm, "pi": perceptual_index(niqe, nrqm)}
 
     def score(self, img: ImageLike) -> float:
         return self.components(img)["pi"]

@@ -1,8 +1,9 @@
 """One factory for every metric, driven by a table (pyiqa's ``create_metric`` pattern).
 
 >>> from bsrgan.metrics import create
->>> niqe = create("niqe")                          # PIRM protocol: BT.601 Y, shave 4
->>> niqe_matlab = create("niqe", protocol="matlab")  # rgb2gray, no shave (official MATLAB)
+>>> niqe = create("niqe")                               # PIRM protocol: BT.601 Y, shave 4
+>>> niqe_paper = create("niqe", protocol="paper")       # BT.601 Y, no shave (authors' figure)
+>>> niqe_live = create("niqe", protocol="live-rgb2gray")  # rgb2gray, no shave (LIVE release)
 >>> psnr_y = create("psnr", color="y", crop_border=4)
 >>> niqe.info.lower_better, psnr_y.info.needs_reference
 (True, True)
@@ -71,10 +72,12 @@ def metric_info(name: str) -> MetricInfo:
 def create(name: str, **kwargs: Any) -> Metric:
     """Build metric ``name`` with its options; see each class for the keywords.
 
-    - ``niqe``: ``protocol="pirm"|"matlab"``, ``crop_border=None`` (protocol's), ``backend=
+    - ``niqe``: ``protocol="pirm"|"paper"|"live-rgb2gray"``, ``crop_border=None`` (protocol's), ``backend=
       "matlab-port"|"pyiqa"``, ``model_path``.
-    - ``nrqm``: ``protocol``, ``crop_border``, ``model_path``.
-    - ``pi``: ``protocol``, ``crop_border``, ``niqe_backend``, ``niqe_model_path``, ``nrqm_model_path``.
+    - ``nrqm``: ``protocol``, ``crop_border``, ``model_path``, ``backend="torch"|"pyiqa"``,
+      ``device=None`` (torch backend: the GPU when present).
+    - ``pi``: ``protocol``, ``crop_border``, ``niqe_backend``, ``niqe_model_path``,
+      ``nrqm_model_path``, ``nrqm_backend``, ``device``.
     - ``psnr`` / ``ssim``: ``color="y"|"rgb"``, ``crop_border=0``.
     - ``lpips``: ``net="vgg"``, ``backbone_path``, ``device``.
 

@@ -8,6 +8,8 @@ An experiment file looks like::
     results_dir: ../results          # relative to this YAML file
     parameters:                      # shared: given to every notebook that declares them
       SEED: 0
+    required:                        # optional: parameters that must be set to a non-empty
+      HR_DIR: the training images    # value before anything runs (name: what it is / how)
     notebooks:
       - id: "01"
         notebook: 01_degradation_model.ipynb
@@ -70,6 +72,9 @@ class Experiment:
         notebook_dir: folder of the notebooks, relative to ``base_dir``.
         results_dir: root of the results, relative to ``base_dir``.
         base_dir: folder of the YAML file (absolute); relative paths above resolve against it.
+        required: parameters that must not be empty ("", null, []) in any selected notebook
+            that declares them, checked before the first notebook runs: ``name -> what it is``
+            (the text is shown in the error).
     """
 
     name: str
@@ -79,6 +84,7 @@ class Experiment:
     notebook_dir: str = "../notebooks"
     results_dir: str = "../results"
     base_dir: Path = field(default_factory=Path.cwd)
+    required: dict[str, str] = field(default_factory=dict)
 
     def notebook_path(self, spec: NotebookSpec) -> Path:
         """Absolute path of a notebook's source file."""
@@ -154,6 +160,7 @@ def experiment_from_dict(data: Any, source: str | os.PathLike[str]) -> Experimen
         notebook_dir=_typed(data.get("notebook_dir", "../notebooks"), str, f"{where}: notebook_dir"),
         results_dir=_typed(data.get("results_dir", "../results"), str, f"{where}: results_dir"),
         base_dir=source.resolve().parent,
+        required=_required(data.get("required", {}), f"{where}: required"),
     )
     return experiment
 
@@ -206,6 +213,19 @@ def _parameters(value: Any, where: str) -> dict[str, Any]:
     for key in value:
         if not isinstance(key, str) or not _PARAM_RE.match(key):
             raise ExperimentError(f"{where}: {key!r} is not a valid parameter name")
+    return dict(value)
+
+
+def _required(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ExperimentError(f"{where}: expected a mapping of NAME: what it is")
+    for key, text in value.items():
+        if not isinstance(key, str) or not _PARAM_RE.match(key):
+            raise ExperimentError(f"{where}: {key!r} is not a valid parameter name")
+        if not isinstance(text, str):
+            raise ExperimentError(f"{where}: {key}: expected a text saying what to set")
     return dict(value)
 
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bsrgan.runner.config import Experiment, Override, parse_only
+from bsrgan.runner.config import Experiment, ExperimentError, Override, parse_only
 from bsrgan.runner.outputs import read_outputs
 from bsrgan.runner.parameters import (
     ResolvedParameters,
@@ -129,7 +129,19 @@ def _plan(experiment: Experiment, overrides: list[Override], only: str | None,
             root / experiment.spec(notebook_id).stem)
         for notebook_id in selected
     }
+    _check_required(experiment, plan)
     return plan, declared
+
+
+def _check_required(experiment: Experiment, plan: dict[str, ResolvedParameters]) -> None:
+    """Stop before anything runs when a required parameter is empty in a selected notebook."""
+    for name, what in experiment.required.items():
+        empty = [i for i, resolved in plan.items()
+                 if name in resolved.values and resolved.values[name] in ("", None, [], {})]
+        if empty:
+            raise ExperimentError(
+                f"experiment {experiment.name!r} needs {name} (empty for notebook(s) "
+                f"{', '.join(empty)}): {what}. Set it with --set {name}=VALUE")
 
 
 def run_experiment(

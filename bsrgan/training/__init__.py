@@ -23,14 +23,14 @@ from bsrgan.training.config import (
     replace,
     save_config,
 )
-from bsrgan.training.dataset import BlindSRDataset, ResumableSampler
+from bsrgan.training.dataset import BlindSRDataset, MissingTrainingDataError, ResumableSampler
 from bsrgan.training.ema import ModelEMA
 from bsrgan.training.trainer import NonFiniteLossError, Trainer, TrainResult, train
 
 __all__ = [
     "LOSS_PRESETS", "STAGE_DEFAULTS", "BlindSRDataset", "ConfigError", "DataConfig", "LossConfig",
-    "ModelConfig", "ModelEMA", "NonFiniteLossError", "OptimConfig", "ResumableSampler",
-    "ResumeConfigError",
+    "MissingTrainingDataError", "ModelConfig", "ModelEMA", "NonFiniteLossError", "OptimConfig",
+    "ResumableSampler", "ResumeConfigError",
     "RuntimeConfig", "TrainConfig", "TrainResult", "Trainer", "ValidationConfig",
     "config_from_dict", "config_to_dict", "latest_checkpoint", "list_checkpoints",
     "load_checkpoint", "load_config", "replace", "save_config", "train",

@@ -25,6 +25,7 @@ import yaml
 
 STAGES = ("psnr", "gan")
 DEGRADATIONS = ("bsrgan", "bsrgan_plus")
+DEGRADATION_DEVICES = ("worker", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 D_PRECISIONS = ("fp32", "same")
 BACKBONES = ("vgg19", "vgg16")
@@ -90,16 +91,28 @@ class ResumeConfigError(ConfigError):
 class DataConfig:
     """Training pairs: HR crops degraded on the fly by ``degrade_bsrgan`` / ``_plus``."""
 
-    hr_dir: str | None = None  # folder of HR images; None = bsrgan.data.embedded_hr_images()
+    # HR training images: a folder (searched recursively; a prepared folder is read from its
+    # manifest.tsv), a manifest.tsv or file list, or a list of these; "embedded" = the five
+    # photos in scikit-image (demo configs only). Not set (None): training refuses to start.
+    hr_dir: str | list[str] | None = None
     degradation: str = "bsrgan"  # "bsrgan" | "bsrgan_plus"
     isp: bool = True  # camera sensor noise through the ISP model
+    # where the pairs are degraded: "worker" (numpy pipeline in the DataLoader workers), or
+    # "cuda" / "cpu": the workers send uint8 HR crops and their plans, and the training process
+    # degrades each batch with the batched torch backend ("cuda" = its own GPU)
+    degradation_device: str = "worker"
+    shuffle_prob: float = 0.1  # bsrgan_plus: P(fully shuffled order); the authors' KAIR config
+    use_sharp: bool = False  # bsrgan_plus: USM-sharpen the HR target (KAIR config: false)
     scale: int = 4
     hr_crop: int = 320  # random HR crop before degradation (authors' H_size)
     lq_patch: int = 72  # LR patch; the HR patch is lq_patch * scale
     # LR/HR pairs per process per optimiser step; optim.accumulate splits them into equal
     # micro-batches (DDP: effective batch = batch_size * world size, whatever accumulate is)
     batch_size: int = 48
-    num_workers: int = 8
+    # DataLoader processes per training process; "auto" = the CPUs this process may use,
+    # divided among the torchrun processes of the node, minus one for the process itself
+    # (at most 16); see bsrgan.training.loader_plan
+    num_workers: int | str = "auto"
     pin_memory: bool = True
     persistent_workers: bool = True
     prefetch_factor: int = 2
@@ -313,6 +326,11 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
         cfg.optim.lr_d = None
 
     _check_choice(source, "data.degradation", cfg.data.degradation, DEGRADATIONS)
+    _check_choice(source, "data.degradation_device", cfg.data.degradation_device,
+                  DEGRADATION_DEVICES)
+    if not 0.0 <= cfg.data.shuffle_prob <= 1.0:
+        raise ConfigError(f"{source}: data.shuffle_prob must be in [0, 1], got "
+                          f"{cfg.data.shuffle_prob}")
     _check_choice(source, "data.worker_start_method", cfg.data.worker_start_method,
                   ("spawn", "forkserver", "fork"))
     _check_choice(source, "validation.degradation", cfg.validation.degradation, DEGRADATIONS)
@@ -336,8 +354,17 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{source}: {key} must be >= 1, got {value}")
-    if cfg.data.num_workers < 0 or cfg.validation.every < 0:
-        raise ConfigError(f"{source}: data.num_workers and validation.every must be >= 0")
+    workers = cfg.data.num_workers
+    if workers != "auto" and not (isinstance(workers, int) and workers >= 0):
+        raise ConfigError(f"{source}: data.num_workers must be an integer >= 0 or \"auto\", "
+                          f"got {workers!r}")
+    if cfg.validation.every < 0:
+        raise ConfigError(f"{source}: validation.every must be >= 0")
+    hr_dir = cfg.data.hr_dir
+    paths = [hr_dir] if isinstance(hr_dir, str) else (hr_dir or [])
+    if hr_dir is not None and (not paths or not all(paths)):
+        raise ConfigError(f"{source}: data.hr_dir must be a non-empty path, list of paths or "
+                          f"\"embedded\", got {hr_dir!r}")
     if cfg.data.hr_crop < cfg.data.lq_patch * cfg.data.scale:
         raise ConfigError(
             f"{source}: data.hr_crop ({cfg.data.hr_crop}) must be >= data.lq_patch * data.scale "

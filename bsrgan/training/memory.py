@@ -184,7 +184,7 @@ def measure_step(trainer, micro_batch: int, lq_patch: int, seed: int = 0) -> Ste
         trainer.opt_d.zero_grad(set_to_none=True)
     tracker = TensorMemoryTracker(trace=True)
     state = tracker.ignore(_state_tensors(trainer))
-    lq, hq = trainer._to_device(lq), trainer._to_device(hq)
+    lq, hq = trainer._to_device(lq, hq)
     tracker.ignore([lq, hq])
     with tracker:
         trainer.train_step(lq, hq)

@@ -51,7 +51,13 @@ from bsrgan.training.config import (
     resume_blockers,
     save_config,
 )
-from bsrgan.training.dataset import BlindSRDataset, make_loader
+from bsrgan.training.dataset import (
+    BlindSRDataset,
+    degrade_on_device,
+    hq_to_float,
+    make_loader,
+    training_source,
+)
 from bsrgan.training.distributed import (
     DistContext,
     any_true,
@@ -64,8 +70,12 @@ from bsrgan.training.distributed import (
     mean_over_ranks,
 )
 from bsrgan.training.ema import ModelEMA, unwrap
+from bsrgan.training.loader_plan import plan_loader
 from bsrgan.training.run_log import RunLogger
 from bsrgan.utils.atomic import atomic_write_text
+
+#: A run is loader-bound when the step waits for data this share of its time or more.
+LOADER_BOUND_SHARE = 0.2
 
 
 class NonFiniteLossError(RuntimeError):
@@ -155,7 +165,21 @@ class Trainer:
         self.snapshots: list[Path] = []
         rt = config.runtime
 
-        # --- fail fast: the checkpoint and its config, then everything fetched from outside
+        # --- fail fast: training images first (a run without data stops before any model is
+        # built), then the checkpoint and its config, then everything fetched from outside
+        dc = config.data
+        self.degradation_device = _degradation_device(dc.degradation_device, self.device)
+        self.dataset = BlindSRDataset(training_source(dc.hr_dir), scale=dc.scale,
+                                      hr_crop=dc.hr_crop, lq_patch=dc.lq_patch,
+                                      degradation=dc.degradation, isp=dc.isp, seed=config.seed,
+                                      hq_uint8=True, shuffle_prob=dc.shuffle_prob,
+                                      use_sharp=dc.use_sharp,
+                                      degrade_in_worker=self.degradation_device is None)
+        self.loader_plan = plan_loader(num_workers=dc.num_workers, batch_size=dc.batch_size,
+                                       lq_patch=dc.lq_patch, scale=dc.scale,
+                                       prefetch_factor=dc.prefetch_factor)
+        self._windows_logged = 0
+        self._loader_warned_at: int | None = None
         resume_from = self._find_resume_checkpoint(resume, overwrite)
         state = ckpt.load_checkpoint(resume_from) if resume_from else None
         self.config_changes: list[tuple[str, Any, Any]] = []
@@ -244,16 +268,13 @@ class Trainer:
         if rt.compile:
             self.g_model = torch.compile(self.g_model, backend=rt.compile_backend)
 
-        # --- data
-        dc = config.data
-        self.dataset = BlindSRDataset(dc.hr_dir, scale=dc.scale, hr_crop=dc.hr_crop,
-                                      lq_patch=dc.lq_patch, degradation=dc.degradation,
-                                      isp=dc.isp, seed=config.seed)
-        # micro-batches of batch_size / accumulate: consecutive micro-batches of the same
-        # sample stream, so a step sees the same pairs whatever accumulate is
+        # --- data loader (HQ leaves the workers as uint8; _to_device converts it). A step
+        # splits its batch into micro-batches of batch_size / accumulate: consecutive parts of
+        # the same sample stream, so a step sees the same pairs whatever accumulate is
         self.micro_batch = dc.batch_size // oc.accumulate
         self.loader = make_loader(self.dataset, batch_size=dc.batch_size,
-                                  num_workers=dc.num_workers, pin_memory=dc.pin_memory,
+                                  num_workers=self.loader_plan.num_workers,
+                                  pin_memory=dc.pin_memory,
                                   persistent_workers=dc.persistent_workers,
                                   prefetch_factor=dc.prefetch_factor, rank=self.ctx.rank,
                                   world_size=self.ctx.world_size, start_step=self.step,
@@ -382,12 +403,20 @@ class Trainer:
                  self.device, _precision_name(self.autocast_dtype),
                  _precision_name(self.autocast_dtype if self.d_autocast else None),
                  self.ctx.world_size)
-        log.info("data: %d HR images (%d excluded), batch %d/process (%d micro-batch(es) of %d), "
-                 "effective batch %d, LR patch %d, x%d, %s%s", len(self.dataset),
-                 len(self.dataset.excluded), cfg.data.batch_size, cfg.optim.accumulate,
-                 self.micro_batch, cfg.data.batch_size * self.ctx.world_size, cfg.data.lq_patch,
-                 cfg.data.scale, cfg.data.degradation,
+        log.info("data: %d HR images (%d faces, %d excluded) from %s, batch %d/process "
+                 "(%d micro-batch(es) of %d), effective batch %d, LR patch %d, x%d, %s%s",
+                 len(self.dataset), self.dataset.num_faces, len(self.dataset.excluded),
+                 cfg.data.hr_dir, cfg.data.batch_size, cfg.optim.accumulate, self.micro_batch,
+                 cfg.data.batch_size * self.ctx.world_size, cfg.data.lq_patch, cfg.data.scale,
+                 cfg.data.degradation,
                  "; generator trunk checkpointed" if cfg.model.checkpoint_trunk else "")
+        log.info("%s", self.loader_plan.describe())
+        if self.degradation_device is not None:
+            log.info("degradation: the workers send uint8 HR crops and plans; this process "
+                     "degrades each batch on %s (data.degradation_device: %s)",
+                     self.degradation_device, cfg.data.degradation_device)
+        for note in self.loader_plan.warnings:
+            log.warning("%s", note)
         if self.discriminator is not None:
             log.info("discriminator: %s; loss preset %s: pixel x%g, perceptual x%g, %s GAN x%g",
                      cfg.model.discriminator, cfg.loss.preset, cfg.loss.pixel_weight,
@@ -540,16 +569,20 @@ class Trainer:
         return {"d_loss": self.gan_loss.discriminator(real_logits, fake_logits),
                 "d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
 
-    def _batch_to_device(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A loader batch as (lq, hq) on the training device, in the training memory format.
+    def _training_pair(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lq, hq) of a loader batch: as the workers made it, or degraded here on
+        ``data.degradation_device`` from the uint8 HR crops and plans the workers sent."""
+        if self.degradation_device is None:
+            return batch["lq"], batch["hq"]
+        return degrade_on_device(batch, self.degradation_device)
 
-        lq: (B, 3, h, w), hq: (B, 3, h*sf, w*sf), float in [0, 1]. The one place where a batch
-        from the loader becomes tensors on the device (dtype conversion, on-device degradation).
+    def _to_device(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Move a batch to the device in the training memory format; a uint8 HQ (as the loader
+        sends it) becomes float32 in [0, 1] there (:func:`bsrgan.training.dataset.hq_to_float`).
         """
-        return self._to_device(batch["lq"]), self._to_device(batch["hq"])
-
-    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
-        return x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        hq = hq_to_float(hq.to(self.device, non_blocking=True))
+        return lq, hq.contiguous(memory_format=self.memory_format)
 
     def train_step(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[dict[str, float], bool]:
         """One optimisation step on a batch. lq: (B, 3, h, w), hq: (B, 3, h*sf, w*sf) in [0, 1].
@@ -560,7 +593,7 @@ class Trainer:
         False when a loss or a gradient was not finite on any rank, in which case no weights,
         optimiser moments or EMA changed.
         """
-        lq, hq = self._to_device(lq), self._to_device(hq)
+        lq, hq = self._to_device(lq, hq)
         parts = self.config.optim.accumulate
         if lq.shape[0] % parts:
             raise ValueError(f"batch of {lq.shape[0]} cannot be split into optim.accumulate="
@@ -704,12 +737,17 @@ class Trainer:
         started = time.perf_counter()
         self.logger.steps_per_second(self.step)
         while self.step < end:
-            lq, hq = self._batch_to_device(next(data_iter))
-            values, applied = self.train_step(lq, hq)
+            waited = time.perf_counter()
+            batch = next(data_iter)
+            computed = time.perf_counter()
+            values, applied = self.train_step(*self._training_pair(batch))
+            done = time.perf_counter()
             self.step += 1
             self._count_nonfinite(applied, values)
             for k, v in values.items():
                 window.setdefault(k, []).append(v)
+            window.setdefault("data_wait_ms", []).append(1000.0 * (computed - waited))
+            window.setdefault("compute_ms", []).append(1000.0 * (done - computed))
             self.logger.advance(self.step, {"loss": values["g_total"]})
             if self.step % cfg.log_every == 0 or self.step == end:
                 self._log_window(window)
@@ -757,6 +795,32 @@ class Trainer:
         means["it_per_s"] = self.logger.steps_per_second(self.step)
         means["nonfinite_total"] = float(self.nonfinite_total)
         self.logger.train(self.step, means)
+        self._check_loader_bound(means)
+
+    def _check_loader_bound(self, means: dict[str, float]) -> None:
+        """Warn when the step waits for data >= LOADER_BOUND_SHARE of its time (not in the first
+        window, which includes the workers' start-up; at most every 10 windows)."""
+        self._windows_logged += 1
+        wait, compute = means.get("data_wait_ms"), means.get("compute_ms")
+        if wait is None or compute is None or self._windows_logged == 1:
+            return
+        share = wait / max(wait + compute, 1e-9)
+        workers = self.loader_plan.num_workers
+        if workers == 0:
+            if self._windows_logged == 2:
+                self.logger.info("data is made in the training process (data.num_workers: 0): "
+                                 "%.0f%% of each step", 100 * share)
+            return
+        last = self._loader_warned_at
+        if share < LOADER_BOUND_SHARE or (
+                last is not None and self.step - last < 10 * self.config.log_every):
+            return
+        self._loader_warned_at = self.step
+        self.logger.warning(
+            "step %d: loader-bound: each step waited %.0f ms for data and computed %.0f ms "
+            "(%.0f%% waiting) with %d loader workers per process. Cut the HR photos into "
+            "sub-images once (`bsrgan prepare`), raise data.num_workers, or use more CPU cores",
+            self.step, wait, compute, 100 * share, workers)
 
     def _finish(self, elapsed: float) -> TrainResult:
         digests = {"generator": gather_digests(_state_digest(unwrap(self.generator)), self.ctx)}
@@ -878,6 +942,19 @@ def _power_iteration(model: nn.Module | None, *, enabled: bool):
     finally:
         for m, mode in zip(modules, before):
             m.train(mode)
+
+
+def _degradation_device(setting: str, device: torch.device) -> torch.device | None:
+    """Where the training process degrades batches: None (in the workers), the training GPU
+    for "cuda", or the CPU for "cpu"."""
+    if setting == "worker":
+        return None
+    if setting == "cpu":
+        return torch.device("cpu")
+    if device.type != "cuda":
+        raise ValueError(f"data.degradation_device: cuda degrades on the training GPU, but this "
+                         f"run trains on {device} (runtime.device); use cpu or worker")
+    return device
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

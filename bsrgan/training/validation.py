@@ -42,15 +42,17 @@ def build_validation_set(
     degraded with ``default_rng(SeedSequence([seed, i]))``; images smaller than ``hr_size``
     are skipped.
     """
-    from bsrgan.training.dataset import _collect, degradation_fn
+    from bsrgan.training.dataset import _collect, degradation_fn, uint8_to_float
 
-    names, items, _ = _collect(source, hr_size)
+    names, items, _, _ = _collect(source, hr_size)
     if not names:
         raise ValueError(f"no validation image is at least {hr_size}x{hr_size}")
     degrade = degradation_fn(degradation)
     lqs, hqs, kept = [], [], []
     for i, (name, item) in enumerate(list(zip(names, items))[:num_images]):
-        if not isinstance(item, np.ndarray):
+        if isinstance(item, np.ndarray):  # in-memory images are held as uint8
+            item = uint8_to_float(item)
+        else:
             from bsrgan.io import imread
 
             item = imread(item)
