@@ -24,7 +24,7 @@ def load_script(monkeypatch):
     return module
 
 
-@pytest.mark.slow  # ~30 s on 2 idle cores: 8 trainers, a loader worker, inference, estimates
+@pytest.mark.slow  # ~19 s on 2 idle cores (minutes on a busy one): 8 trainers, a worker, ...
 def test_tiny_run_writes_every_section(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     done = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--out", str(tmp_path / "bench")],
