@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "CHECKPOINT")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh in a run folder that holds checkpoints (deletes them)")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: accept a config that differs from the checkpoint's "
+                             "beyond run length and logging (the new values apply, learning-rate "
+                             "milestones included); without it such a resume is refused")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set total_steps=1000 "
                              "--set data.batch_size=16 (YAML syntax for the value)")
@@ -31,7 +35,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     """Load the config, train, print where the results are; returns the exit code."""
     import yaml
 
-    from bsrgan.training import ConfigError, NonFiniteLossError, load_config, train
+    from bsrgan.training import ConfigError, load_config, train
 
     overrides = {}
     for item in args.set:
@@ -48,8 +52,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{config.name}"
     try:
         result = train(config, out, resume=args.resume, overwrite=args.overwrite,
-                       progress=False if args.no_progress else None)
-    except (NonFiniteLossError, FileExistsError, FileNotFoundError) as exc:
+                       progress=False if args.no_progress else None,
+                       allow_config_change=args.allow_config_change)
+    except ConfigError as exc:  # e.g. a resume with a changed config, cuda:N under torchrun
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not _is_run_setup_error(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) != 0:
@@ -60,6 +70,21 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"validation: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
               f"(bicubic {m['psnr_bicubic']:.2f} dB)")
     return 0
+
+
+def _is_run_setup_error(exc: BaseException) -> bool:
+    """Errors that say what a run lacks (reported in one line), as opposed to bugs (traceback).
+
+    The classes are imported here, on the error path, to keep the start of a run light.
+    """
+    from bsrgan.assets import AssetError
+    from bsrgan.losses import VGGWeightsError
+    from bsrgan.metrics import MetricUnavailable
+    from bsrgan.models.pretrained import WeightsError
+    from bsrgan.training import NonFiniteLossError
+
+    return isinstance(exc, (NonFiniteLossError, VGGWeightsError, AssetError, MetricUnavailable,
+                            WeightsError, FileExistsError, FileNotFoundError))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,13 +189,16 @@ def test_custom_layers_and_bad_arguments():
 
 # ---------------------------------------------------------------- perceptual: weights
 
-def test_vgg19_offline_raises_instead_of_random_weights(monkeypatch):
+def test_vgg19_offline_raises_instead_of_random_weights(monkeypatch, tmp_path):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(VGGWeightsError, match=r"vgg19-dcbb9e9d\.pth.*weights_path.*vgg16"):
+    monkeypatch.setenv("BSRGAN_OFFLINE", "0")  # downloads allowed, but the network is down
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(VGGWeightsError, match=r"vgg19-dcbb9e9d\.pth.*URLError.*weights_path.*vgg16"):
         PerceptualLoss("vgg19")
+    assert not (tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth").exists()
 
 
 def test_vgg19_respects_bsrgan_offline_without_touching_the_network(monkeypatch, tmp_path):
@@ -204,9 +207,31 @@ def test_vgg19_respects_bsrgan_offline_without_touching_the_network(monkeypatch,
 
     monkeypatch.setenv("BSRGAN_OFFLINE", "1")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # empty hub cache
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", network)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", network)
     with pytest.raises(VGGWeightsError, match=r"BSRGAN_OFFLINE=1.*hub.checkpoints.vgg19-dcbb9e9d"):
         PerceptualLoss("vgg19")
+
+
+def test_vgg19_is_downloaded_once_into_the_hub_cache_then_reused(monkeypatch, tmp_path):
+    """The download goes to torch.hub's cache with the file's sha256 prefix; later runs reuse it."""
+    source = PerceptualLoss("vgg19", "released", pretrained=False)
+    calls = []
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        calls.append((url, hash_prefix))
+        torch.save({f"features.{k}": v for k, v in source.vgg.state_dict().items()}, dst)
+
+    monkeypatch.setenv("BSRGAN_OFFLINE", "0")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    first = PerceptualLoss("vgg19", "released")
+    monkeypatch.setenv("BSRGAN_OFFLINE", "1")  # the cached file needs no network
+    again = PerceptualLoss("vgg19", "released")
+    assert calls == [(tv_vgg.VGG19_Weights.IMAGENET1K_V1.url, "dcbb9e9d")]
+    assert "torchvision IMAGENET1K_V1" in first.description and "DEVIATION" not in first.description
+    for model in (first, again):
+        for k, v in model.vgg.state_dict().items():
+            assert torch.equal(v, source.vgg.state_dict()[k]), k
 
 
 def test_vgg16_without_the_asset_raises(monkeypatch):

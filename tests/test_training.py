@@ -484,7 +484,9 @@ def _free_port() -> int:
 
 
 def test_ddp_gloo_two_processes_end_with_identical_weights(tmp_path):
-    config = _write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3)
+    """Stage 1 under torchrun, with a DataLoader worker process per rank inside the trainer."""
+    config = _write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3,
+                           **{"data.num_workers": 1, "data.persistent_workers": True})
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            f"--master_port={_free_port()}", "--master_addr=127.0.0.1",
            "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
@@ -493,8 +495,9 @@ def test_ddp_gloo_two_processes_end_with_identical_weights(tmp_path):
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    digests = summary["rank_weight_digests"]
+    digests = summary["rank_weight_digests"]["generator"]
     assert summary["world_size"] == 2 and len(digests) == 2 and digests[0] == digests[1]
+    assert summary["effective_batch"] == 2 * summary["batch_per_process"]
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "step_00000003.pt")
     from bsrgan.models import build_model
     from bsrgan.training.trainer import _state_digest

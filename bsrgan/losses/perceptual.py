@@ -112,36 +112,59 @@ def _load_into(features: nn.Sequential, state: Mapping[str, torch.Tensor], sourc
     features.load_state_dict({k: state[k].float() for k in expected}, strict=True)
 
 
-def _load_vgg_weights(features: nn.Sequential, backbone: str, weights_path: str | Path | None) -> str:
-    """Fill ``features`` with ImageNet weights; returns a short text naming their origin."""
+def vgg19_cache_path() -> Path:
+    """Where torchvision's VGG19 ImageNet file lives in the torch.hub cache (``$TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_URL).name
+
+
+def vgg_weights_file(backbone: str, weights_path: str | Path | None = None) -> Path:
+    """The local file with ImageNet weights for ``backbone``, obtained once if needed.
+
+    ``weights_path`` if given (must exist); else for ``"vgg19"`` torchvision's file in the
+    torch.hub cache, downloaded there (sha256 prefix checked) unless ``BSRGAN_OFFLINE=1``; for
+    ``"vgg16"`` the asset ``vgg16-features`` (cache, mirror or download). Raises
+    :class:`VGGWeightsError` naming what to do when the file cannot be had.
+    """
     if weights_path is not None:
         path = Path(weights_path)
         if not path.is_file():
             raise VGGWeightsError(f"{path}: VGG weights file not found")
-        _load_into(features, _read_features_state(path), str(path))
-        return f"ImageNet weights from {path.name}"
+        return path
     if backbone == "vgg19":
-        from bsrgan.assets import AssetSettings  # lazy, as below
+        target = vgg19_cache_path()
+        if target.is_file():
+            return target
+        from bsrgan.assets import AssetSettings  # lazy: settings only matter for a download
 
-        target = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_URL).name
         try:
-            if AssetSettings.from_env().offline and not target.is_file():
+            if AssetSettings.from_env().offline:
                 # BSRGAN_OFFLINE=1 means no network for every download, torch.hub's included.
                 raise ConnectionError("downloads are disabled (BSRGAN_OFFLINE=1)")
-            state = torch.hub.load_state_dict_from_url(VGG19_URL, progress=True, check_hash=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            hash_prefix = Path(VGG19_URL).stem.rsplit("-", 1)[-1]  # vgg19-dcbb9e9d -> dcbb9e9d
+            # writes a temporary file and renames it: an interrupted download leaves no file
+            torch.hub.download_url_to_file(VGG19_URL, str(target), hash_prefix=hash_prefix)
         except Exception as err:  # offline: URLError / OSError; bad download: RuntimeError
             raise VGGWeightsError(
                 f"cannot obtain torchvision's VGG19 ImageNet weights from {VGG19_URL} "
                 f"({type(err).__name__}: {err}). Download that file to {target}, pass "
                 f"weights_path=..., or use backbone='vgg16' (offline asset '{VGG16_ASSET}')") from err
-        _load_into(features, state, VGG19_URL)
-        return "torchvision IMAGENET1K_V1 weights"
+        return target
     from bsrgan import assets  # lazy: the asset registry is only needed for the vgg16 default
     try:
-        path = Path(assets.fetch(VGG16_ASSET))
+        return Path(assets.fetch(VGG16_ASSET))
     except assets.AssetError as err:
         raise VGGWeightsError(f"VGG16 weights unavailable: {err}") from err
+
+
+def _load_vgg_weights(features: nn.Sequential, backbone: str, weights_path: str | Path | None) -> str:
+    """Fill ``features`` with ImageNet weights; returns a short text naming their origin."""
+    path = vgg_weights_file(backbone, weights_path)
     _load_into(features, _read_features_state(path), str(path))
+    if weights_path is not None:
+        return f"ImageNet weights from {path.name}"
+    if backbone == "vgg19":
+        return "torchvision IMAGENET1K_V1 weights"
     return f"ImageNet weights from asset '{VGG16_ASSET}'"
 
 

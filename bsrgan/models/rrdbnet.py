@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 SUPPORTED_SCALES = (2, 4)
 RESIDUAL_SCALE = 0.2  # ESRGAN's residual scaling inside dense blocks and RRDBs
@@ -64,7 +65,14 @@ class RRDBNet(nn.Module):
 
     Input ``(B, in_nc, H, W)`` float, RGB in [0, 1]; output ``(B, out_nc, sf*H, sf*W)``, not clamped.
     Any H, W >= 1 works (the trunk is fully convolutional, padding 1).
+
+    ``checkpoint_trunk = True`` (attribute, off by default) makes training forwards keep only the
+    input of each RRDB block and recompute its inside during backward (activation
+    checkpointing): same outputs and gradients, a fraction of the activation memory. It has no
+    effect in eval mode or under ``torch.no_grad()``, and is not part of the state dict.
     """
+
+    checkpoint_trunk: bool = False
 
     def __init__(self, in_nc: int = 3, out_nc: int = 3, nf: int = 64, nb: int = 23, gc: int = 32,
                  sf: int = 4):
@@ -102,11 +110,18 @@ class RRDBNet(nn.Module):
             raise ValueError(f"RRDBNet expects input of shape (B, {self.in_nc}, H, W), "
                              f"got {tuple(x.shape)}")
         fea = self.conv_first(x)
-        fea = fea + self.trunk_conv(self.RRDB_trunk(fea))
+        fea = fea + self.trunk_conv(self._trunk(fea))
         fea = self.lrelu(self.upconv1(F.interpolate(fea, scale_factor=2, mode="nearest")))
         if self.sf == 4:
             fea = self.lrelu(self.upconv2(F.interpolate(fea, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.HRconv(fea)))
+
+    def _trunk(self, fea: torch.Tensor) -> torch.Tensor:
+        if not (self.checkpoint_trunk and self.training and torch.is_grad_enabled()):
+            return self.RRDB_trunk(fea)
+        for block in self.RRDB_trunk:
+            fea = checkpoint(block, fea, use_reentrant=False)
+        return fea
 
     def extra_repr(self) -> str:
         return (f"in_nc={self.in_nc}, out_nc={self.out_nc}, nf={self.nf}, nb={self.nb}, "

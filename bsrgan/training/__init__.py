@@ -13,6 +13,7 @@ from bsrgan.training.config import (
     LossConfig,
     ModelConfig,
     OptimConfig,
+    ResumeConfigError,
     RuntimeConfig,
     TrainConfig,
     ValidationConfig,
@@ -28,7 +29,8 @@ from bsrgan.training.trainer import NonFiniteLossError, Trainer, TrainResult, tr
 
 __all__ = [
     "LOSS_PRESETS", "STAGE_DEFAULTS", "BlindSRDataset", "ConfigError", "DataConfig", "LossConfig",
-    "MissingTrainingDataError", "ModelConfig", "ModelEMA", "NonFiniteLossError", "OptimConfig", "ResumableSampler",
+    "MissingTrainingDataError", "ModelConfig", "ModelEMA", "NonFiniteLossError", "OptimConfig",
+    "ResumableSampler", "ResumeConfigError",
     "RuntimeConfig", "TrainConfig", "TrainResult", "Trainer", "ValidationConfig",
     "config_from_dict", "config_to_dict", "latest_checkpoint", "list_checkpoints",
     "load_checkpoint", "load_config", "replace", "save_config", "train",

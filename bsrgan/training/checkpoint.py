@@ -3,11 +3,15 @@
 A checkpoint is one ``torch.save``d dict::
 
     {"step", "generator", "ema", "discriminator", "optimizer_g", "optimizer_d",
-     "scheduler_g", "scheduler_d", "scaler", "rng", "counters", "config", "format"}
+     "scheduler_g", "scheduler_d", "scaler", "rng", "counters", "config", "deviations", "format"}
 
 ``generator`` is the raw generator state dict and ``ema`` its moving average, so
 ``bsrgan.models.load_pretrained`` can read a checkpoint directly (it prefers ``ema``).
 Files are named ``step_00001000.pt``; the zero padding makes name order = step order.
+
+Next to every checkpoint the trainer exports the EMA generator alone as a plain fp32 state dict
+(:func:`export_weights`, ``snapshots/<name>_ema_step_00001000.pth``): small, loadable by any
+RRDBNet code, and never pruned (``keep_last`` applies to the full checkpoints only).
 """
 from __future__ import annotations
 
@@ -61,6 +65,19 @@ def save_checkpoint(
         torch.save(payload, tmp)
     for old in list_checkpoints(folder)[:-keep_last]:
         old.unlink(missing_ok=True)
+    return path
+
+
+def snapshot_name(run_name: str, step: int) -> str:
+    return f"{run_name}_ema_step_{step:08d}.pth"
+
+
+def export_weights(path: str | os.PathLike[str], state: dict[str, torch.Tensor]) -> Path:
+    """Write a plain fp32 CPU state dict (e.g. the EMA generator) atomically; returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu()
+                    for k, v in state.items()}, tmp)
     return path
 
 

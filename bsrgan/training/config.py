@@ -27,6 +27,20 @@ STAGES = ("psnr", "gan")
 DEGRADATIONS = ("bsrgan", "bsrgan_plus")
 DEGRADATION_DEVICES = ("worker", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+D_PRECISIONS = ("fp32", "same")
+BACKBONES = ("vgg19", "vgg16")
+
+#: Keys that may differ between a checkpoint's config and the config that resumes it: how long
+#: the run goes, how it logs and how the loader is parallelised (the data stream is a pure
+#: function of seed, epoch and index, so the loader settings cannot change what is trained on).
+#: Any other difference refuses the resume unless it is explicitly allowed.
+RESUME_FREE_KEYS = (
+    "total_steps", "log_every", "checkpoint_every", "keep_last",
+    "validation.every", "validation.num_grid",
+    "runtime.tensorboard", "runtime.progress", "runtime.max_nonfinite",
+    "data.num_workers", "data.pin_memory", "data.persistent_workers", "data.prefetch_factor",
+    "data.worker_start_method",
+)
 
 #: Optimiser defaults per stage (paper Sec. 4.1 / the authors' KAIR configs).
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -69,6 +83,10 @@ class ConfigError(ValueError):
     """A config file or dict is malformed; the message names the source and the key."""
 
 
+class ResumeConfigError(ConfigError):
+    """A run was asked to resume with a config that differs from its checkpoint's."""
+
+
 @dataclass
 class DataConfig:
     """Training pairs: HR crops degraded on the fly by ``degrade_bsrgan`` / ``_plus``."""
@@ -88,7 +106,9 @@ class DataConfig:
     scale: int = 4
     hr_crop: int = 320  # random HR crop before degradation (authors' H_size)
     lq_patch: int = 72  # LR patch; the HR patch is lq_patch * scale
-    batch_size: int = 48  # per process (DDP: global batch = batch_size * world size)
+    # LR/HR pairs per process per optimiser step; optim.accumulate splits them into equal
+    # micro-batches (DDP: effective batch = batch_size * world size, whatever accumulate is)
+    batch_size: int = 48
     # DataLoader processes per training process; "auto" = the CPUs this process may use,
     # divided among the torchrun processes of the node, minus one for the process itself
     # (at most 16); see bsrgan.training.loader_plan
@@ -110,6 +130,9 @@ class ModelConfig:
     discriminator: str | None = None  # bsrgan.models.DISCRIMINATORS; None = from loss preset
     discriminator_args: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None  # BSRNet weights or a stage-1 checkpoint (its EMA is used)
+    # recompute each RRDB block's activations in the backward pass instead of storing them
+    # (activation checkpointing): far less memory for ~1/3 more generator compute
+    checkpoint_trunk: bool = False
 
 
 @dataclass
@@ -121,11 +144,16 @@ class LossConfig:
     pixel_weight: float | None = None
     perceptual_weight: float | None = None
     perceptual_preset: str | None = None  # VGG layer set: "paper" | "released"
-    perceptual_backbone: str = "auto"  # "vgg19" | "vgg16" | "auto" (vgg19, else offline vgg16)
+    # "vgg19" (the paper; the run fails fast when its weights cannot be had) or "vgg16" (the
+    # offline asset: a deviation, recorded in summary.json and every checkpoint)
+    perceptual_backbone: str = "vgg19"
     perceptual_weights_path: str | None = None  # local VGG weights file, e.g. the vgg16 mirror
-    perceptual_pretrained: bool = True  # False: random VGG (tests only)
+    perceptual_pretrained: bool = True  # False: random VGG (tests only; recorded as a deviation)
     gan: str | None = None  # "lsgan" | "vanilla" | "ragan"
     gan_weight: float | None = None
+    # True allows a weight of 0 for a term the preset uses (an ablation, recorded as a
+    # deviation); False refuses it, so that no loss term is ever dropped by accident
+    allow_ablation: bool = False
 
 
 @dataclass
@@ -139,6 +167,9 @@ class OptimConfig:
     milestones: list[int] | None = None
     gamma: float = 0.5
     grad_clip: float | None = None  # max global grad norm; None = no clipping
+    # gradient accumulation: data.batch_size is split into this many micro-batches whose
+    # gradients are summed before one optimiser step (same effective batch, less memory)
+    accumulate: int = 1
 
 
 @dataclass
@@ -153,6 +184,11 @@ class ValidationConfig:
     isp: bool = True
     seed: int = 2021
     num_grid: int = 4  # images shown in the LR/SR/HR grid
+    lpips: bool = False  # also LPIPS (VGG) of the EMA model on the synthetic set
+    # real LR images scored with NIQE (no reference): an asset name such as "realsrset" or a
+    # folder; None = off. The first niqe_images files in name order form the fixed subset.
+    niqe_set: str | None = None
+    niqe_images: int = 8
 
 
 @dataclass
@@ -163,6 +199,10 @@ class RuntimeConfig:
     precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" | "fp16"
     channels_last: bool = True
     compile: bool = False  # torch.compile the generator (CUDA)
+    compile_backend: str = "inductor"  # torch.compile backend ("aot_eager": no code generation)
+    # the discriminator's precision when G runs under autocast: "fp32" (its convs and the
+    # spectral-norm power iteration in fp32) or "same" (under G's autocast)
+    d_precision: str = "fp32"
     cudnn_benchmark: bool = True
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU)
     num_threads: int = 0  # torch intra-op CPU threads; 0 = torch's default (all cores)
@@ -274,6 +314,7 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
             target = cfg.model if key == "discriminator" else cfg.loss
             if getattr(target, key) is None:
                 setattr(target, key, value)
+        _check_no_dropped_term(cfg, source)
     else:
         if cfg.loss.preset is not None:
             raise ConfigError(f"{source}: loss.preset applies to the gan stage only")
@@ -295,14 +336,20 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
     _check_choice(source, "validation.degradation", cfg.validation.degradation, DEGRADATIONS)
     _check_choice(source, "runtime.precision", cfg.runtime.precision, PRECISIONS)
     _check_choice(source, "loss.pixel", cfg.loss.pixel, ("l1", "l2"))
-    _check_choice(source, "loss.perceptual_backbone", cfg.loss.perceptual_backbone,
-                  ("vgg19", "vgg16", "auto"))
+    if cfg.loss.perceptual_backbone == "auto":
+        raise ConfigError(
+            f"{source}: loss.perceptual_backbone 'auto' is no longer accepted: it fell back to "
+            f"VGG16 silently when VGG19 was missing. Use 'vgg19' (the paper) or 'vgg16' (an "
+            f"explicit deviation, recorded in the run's results)")
+    _check_choice(source, "loss.perceptual_backbone", cfg.loss.perceptual_backbone, BACKBONES)
+    _check_choice(source, "runtime.d_precision", cfg.runtime.d_precision, D_PRECISIONS)
     positive = {
         "total_steps": cfg.total_steps, "log_every": cfg.log_every,
         "checkpoint_every": cfg.checkpoint_every, "keep_last": cfg.keep_last,
         "data.scale": cfg.data.scale, "data.lq_patch": cfg.data.lq_patch,
         "data.batch_size": cfg.data.batch_size, "runtime.max_nonfinite": cfg.runtime.max_nonfinite,
         "validation.num_images": cfg.validation.num_images,
+        "validation.niqe_images": cfg.validation.niqe_images, "optim.accumulate": cfg.optim.accumulate,
     }
     for key, value in positive.items():
         if value < 1:
@@ -323,6 +370,11 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
             f"{source}: data.hr_crop ({cfg.data.hr_crop}) must be >= data.lq_patch * data.scale "
             f"({cfg.data.lq_patch * cfg.data.scale})"
         )
+    if cfg.data.batch_size % cfg.optim.accumulate:
+        raise ConfigError(
+            f"{source}: data.batch_size ({cfg.data.batch_size}) must be a multiple of "
+            f"optim.accumulate ({cfg.optim.accumulate}): the batch is split into equal "
+            f"micro-batches")
     if cfg.validation.hr_size % cfg.data.scale:
         raise ConfigError(f"{source}: validation.hr_size must be a multiple of data.scale")
     if not 0.0 <= cfg.ema_decay < 1.0:
@@ -334,9 +386,74 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
     return cfg
 
 
+def _check_no_dropped_term(cfg: TrainConfig, source: str) -> None:
+    """A preset's loss term set to weight 0 is refused unless ``loss.allow_ablation`` says so."""
+    if cfg.loss.allow_ablation:
+        return
+    for key in ("pixel_weight", "perceptual_weight", "gan_weight"):
+        preset_value = LOSS_PRESETS[cfg.loss.preset][key]
+        if preset_value and not getattr(cfg.loss, key):
+            raise ConfigError(
+                f"{source}: loss.{key} is 0, which drops a term of loss preset "
+                f"{cfg.loss.preset!r} (weight {preset_value:g}); that is a different model, not "
+                f"BSRGAN. Set loss.allow_ablation: true to train this ablation on purpose (it is "
+                f"recorded as a deviation in the run's results)")
+
+
+def dropped_terms(cfg: TrainConfig) -> list[str]:
+    """Loss weights of the GAN preset that ``cfg`` sets to 0 (allowed by ``allow_ablation``)."""
+    if cfg.stage != "gan" or cfg.loss.preset is None:
+        return []
+    return [key for key in ("pixel_weight", "perceptual_weight", "gan_weight")
+            if LOSS_PRESETS[cfg.loss.preset][key] and not getattr(cfg.loss, key)]
+
+
 def _check_choice(source: str, key: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{source}: {key} must be one of {list(choices)}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- resume
+
+
+_SECTIONS = ("data", "model", "loss", "optim", "validation", "runtime")
+
+
+def flatten_config(data: dict[str, Any]) -> dict[str, Any]:
+    """``{"data": {"batch_size": 4}}`` -> ``{"data.batch_size": 4}``; mapping-valued fields such
+    as ``model.generator_args`` stay one value."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def config_differences(old: dict[str, Any], new: TrainConfig) -> list[tuple[str, Any, Any]]:
+    """(key, old value, new value) for every field where ``new`` differs from a saved config.
+
+    ``old`` is the plain dict stored in a checkpoint. A key the old config lacks (a field added
+    since) counts as different only when the new value is not the field's default; a key only
+    the old config has (a field removed since) is ignored.
+    """
+    before = flatten_config(old)
+    after = flatten_config(config_to_dict(new))
+    defaults = flatten_config(config_to_dict(TrainConfig()))
+    diffs = []
+    for key in sorted(after):
+        if key in before:
+            if before[key] != after[key]:
+                diffs.append((key, before[key], after[key]))
+        elif after[key] != defaults.get(key):
+            diffs.append((key, "<not set>", after[key]))
+    return diffs
+
+
+def resume_blockers(diffs: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+    """The differences that are not in :data:`RESUME_FREE_KEYS`."""
+    return [d for d in diffs if d[0] not in RESUME_FREE_KEYS]
 
 
 # --------------------------------------------------------------------------- type checks

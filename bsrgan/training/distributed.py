@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,23 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def check_device_for_ranks(device_name: str, world_size: int) -> None:
+    """Refuse a device with a fixed index when several processes train: every rank would use it.
+
+    Raises :class:`bsrgan.training.config.ConfigError` for e.g. ``cuda:0`` with world size > 1.
+    """
+    if world_size <= 1 or device_name in ("auto", "cpu", "cuda"):
+        return
+    device = torch.device(device_name)
+    if device.type == "cuda" and device.index is not None:
+        from bsrgan.training.config import ConfigError
+
+        raise ConfigError(
+            f"runtime.device is {device_name!r} under torchrun with {world_size} processes: every "
+            f"rank would train on that one GPU. Use runtime.device: auto or cuda (rank r then "
+            f"uses cuda:<LOCAL_RANK>), and choose GPUs with CUDA_VISIBLE_DEVICES")
+
+
 def init_distributed(device_name: str = "auto", timeout_s: float = 1800.0) -> DistContext:
     """Join the torchrun process group if launched by torchrun (or one already exists).
 
@@ -53,10 +74,12 @@ def init_distributed(device_name: str = "auto", timeout_s: float = 1800.0) -> Di
     """
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
+        check_device_for_ranks(device_name, world)
         local_rank = int(os.environ.get("LOCAL_RANK", rank))
         return DistContext(rank, world, local_rank, select_device(device_name, local_rank))
     if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
         return DistContext(device=select_device(device_name, 0))
+    check_device_for_ranks(device_name, int(os.environ["WORLD_SIZE"]))
     local_rank = int(os.environ["LOCAL_RANK"])
     device = select_device(device_name, local_rank)
     if device.type == "cuda":
@@ -98,6 +121,54 @@ def gather_digests(digest: str, ctx: DistContext) -> list[str]:
     out: list[str | None] = [None] * ctx.world_size
     dist.all_gather_object(out, digest)
     return [str(d) for d in out]
+
+
+def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
+    """Every rank's picklable ``obj``, gathered on every rank (a collective: all ranks call it)."""
+    if not ctx.enabled:
+        return [obj]
+    out: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def local_main_first(fn: Callable[[], T], ctx: DistContext) -> T:
+    """Run ``fn`` on each node's local rank 0 first, then on the other ranks.
+
+    For work that fills a per-machine cache, such as a download: the local main process
+    downloads once, every other rank then finds the file. All ranks wait for each other after
+    each round, and if ``fn`` failed on any rank, every rank raises that rank's exception (so no
+    rank is left waiting at a later collective).
+    """
+    if not ctx.enabled:
+        return fn()
+    result: Any = None
+    for first in (True, False):  # local main processes, then the others; errors shared each time
+        error: BaseException | None = None
+        if (ctx.local_rank == 0) == first:
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+                error = exc
+        errors = [e for e in gather_objects(error, ctx) if e is not None]
+        if errors:
+            raise errors[0]
+    return result
+
+
+def main_only(fn: Callable[[], T], ctx: DistContext) -> T | None:
+    """Run ``fn`` on rank 0 only (its result there, None elsewhere); an exception it raises is
+    raised on every rank, so that all processes stop together instead of waiting for rank 0."""
+    result, error = None, None
+    if ctx.is_main:
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+            error = exc
+    errors = [e for e in gather_objects(error, ctx) if e is not None]
+    if errors:
+        raise errors[0]
+    return result
 
 
 def cleanup(ctx: DistContext) -> None:

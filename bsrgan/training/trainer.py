@@ -2,18 +2,34 @@
 
 Read :meth:`Trainer.train_step` top to bottom for one optimisation step and :meth:`Trainer.run`
 for the loop (log, validate, checkpoint). :func:`train` is the one-call API for notebooks and
-the CLI. A step whose loss is not finite on any rank is skipped on every rank (no optimiser or
-EMA update) and counted; ``runtime.max_nonfinite`` consecutive ones stop the run with
-:class:`NonFiniteLossError`, leaving the last checkpoint (written before them) untouched.
+the CLI.
+
+* **Fail fast.** Everything a run needs from outside (VGG19 weights, the generator's starting
+  weights, validation images and metric files, a resumable checkpoint whose config matches) is
+  obtained or checked before any network is built; under DDP each machine's local rank 0
+  downloads, the other ranks wait and then read the cached file.
+* **One step** = ``optim.accumulate`` micro-batches: the generator pass (D frozen) over all of
+  them, then the discriminator pass over all of them, then one optimiser step for each network.
+  Spectral-norm power iterations run on the first micro-batch of each pass only, so a step with
+  accumulation computes what one step on the whole batch computes.
+* **Non-finite guard.** A step whose losses or gradients are not finite on any rank is skipped on
+  every rank (no optimiser or EMA update) and counted; ``runtime.max_nonfinite`` consecutive ones
+  stop the run with :class:`NonFiniteLossError`, leaving the last checkpoint (written before
+  them) untouched.
+* **Deviations** from the paper's recipe that a config asks for (VGG16, an untrained VGG, a
+  dropped loss term) are listed in ``summary.json``, every checkpoint and the log.
 """
 from __future__ import annotations
 
+import bisect
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +41,14 @@ from torch import nn
 
 from bsrgan.training import checkpoint as ckpt
 from bsrgan.training.config import (
+    ResumeConfigError,
     TrainConfig,
+    config_differences,
     config_to_dict,
+    dropped_terms,
     load_config,
     replace,
+    resume_blockers,
     save_config,
 )
 from bsrgan.training.dataset import (
@@ -45,19 +65,21 @@ from bsrgan.training.distributed import (
     cleanup,
     gather_digests,
     init_distributed,
+    local_main_first,
+    main_only,
     mean_over_ranks,
 )
 from bsrgan.training.ema import ModelEMA, unwrap
 from bsrgan.training.loader_plan import plan_loader
 from bsrgan.training.run_log import RunLogger
-from bsrgan.utils.atomic import atomic_path, atomic_write_text
+from bsrgan.utils.atomic import atomic_write_text
 
 #: A run is loader-bound when the step waits for data this share of its time or more.
 LOADER_BOUND_SHARE = 0.2
 
 
 class NonFiniteLossError(RuntimeError):
-    """Too many consecutive steps with a NaN/Inf loss; the run stopped."""
+    """Too many consecutive steps with a NaN/Inf loss or gradient; the run stopped."""
 
 
 @dataclass
@@ -74,6 +96,8 @@ class TrainResult:
     nonfinite_steps: int = 0
     perceptual: str | None = None  # the perceptual loss description (backbone, weights origin)
     summary_path: Path | None = None
+    deviations: list[str] = field(default_factory=list)  # departures from the paper's recipe
+    snapshots: list[Path] = field(default_factory=list)  # EMA exports, one per checkpoint
 
 
 def train(
@@ -84,12 +108,13 @@ def train(
     progress: bool | None = None,
     overrides: dict[str, Any] | None = None,
     overwrite: bool = False,
+    allow_config_change: bool = False,
 ) -> TrainResult:
     """Train one stage and return where its results are.
 
     Args:
         config: a :class:`TrainConfig` or a YAML path.
-        out_dir: run folder (checkpoints/, weights/, logs, validation samples).
+        out_dir: run folder (checkpoints/, snapshots/, weights/, logs, validation samples).
         resume: False (fresh run; refuses a folder that already has checkpoints), True (continue
             from the latest checkpoint in ``out_dir``, or start fresh if there is none) or the
             path of a checkpoint to continue from.
@@ -97,6 +122,9 @@ def train(
         overrides: dotted-key overrides, e.g. ``{"total_steps": 200}``.
         overwrite: for a fresh run, delete the checkpoints a previous run left in ``out_dir``
             instead of refusing to start.
+        allow_config_change: resume even if the config differs from the checkpoint's in more
+            than run length and logging (:data:`bsrgan.training.config.RESUME_FREE_KEYS`); the
+            new values apply, learning-rate milestones included.
 
     Under ``torchrun`` every process calls this; rank 0 writes all files.
     """
@@ -107,7 +135,8 @@ def train(
     if progress is not None:
         config = dataclasses.replace(
             config, runtime=dataclasses.replace(config.runtime, progress=progress))
-    trainer = Trainer(config, out_dir, resume=resume, overwrite=overwrite)
+    trainer = Trainer(config, out_dir, resume=resume, overwrite=overwrite,
+                      allow_config_change=allow_config_change)
     try:
         return trainer.run()
     finally:
@@ -119,7 +148,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike[str], *,
                  resume: bool | str | os.PathLike[str] = False,
-                 ctx: DistContext | None = None, overwrite: bool = False) -> None:
+                 ctx: DistContext | None = None, overwrite: bool = False,
+                 allow_config_change: bool = False) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.ctx = ctx or init_distributed(config.runtime.device)
@@ -129,11 +159,14 @@ class Trainer:
         self._data_iter: Iterator[dict[str, torch.Tensor]] | None = None
         self.nonfinite_total = 0
         self.nonfinite_streak = 0
+        self._skip_reason = ""
         self.final_metrics: dict[str, float] = {}
         self.last_checkpoint: Path | None = None
+        self.snapshots: list[Path] = []
         rt = config.runtime
 
-        # --- training images first: a run without data stops before any model is built
+        # --- fail fast: training images first (a run without data stops before any model is
+        # built), then the checkpoint and its config, then everything fetched from outside
         dc = config.data
         self.degradation_device = _degradation_device(dc.degradation_device, self.device)
         self.dataset = BlindSRDataset(training_source(dc.hr_dir), scale=dc.scale,
@@ -147,9 +180,13 @@ class Trainer:
                                        prefetch_factor=dc.prefetch_factor)
         self._windows_logged = 0
         self._loader_warned_at: int | None = None
-
         resume_from = self._find_resume_checkpoint(resume, overwrite)
         state = ckpt.load_checkpoint(resume_from) if resume_from else None
+        self.config_changes: list[tuple[str, Any, Any]] = []
+        if state is not None:
+            self.config_changes = self._check_resume_config(state, resume_from,
+                                                            allow_config_change)
+        init_state = self._preflight(state)
 
         # --- speed / determinism switches
         # (process-wide switches; close() puts the previous values back)
@@ -162,6 +199,9 @@ class Trainer:
         if rt.num_threads > 0:
             torch.set_num_threads(rt.num_threads)
         self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
+        # D in fp32 under autocast unless asked otherwise (spectral norm's power iteration
+        # and the D logits are sensitive to bf16 rounding)
+        self.d_autocast = self.autocast_dtype is not None and rt.d_precision == "same"
         self.memory_format = torch.channels_last if rt.channels_last else torch.contiguous_format
 
         # --- networks (initialised from a private RNG stream: global state untouched)
@@ -174,8 +214,13 @@ class Trainer:
             if self.is_gan:
                 disc = build_discriminator(config.model.discriminator,
                                            **config.model.discriminator_args)
-        if config.model.init_from and state is None:
-            self._init_generator(generator, config.model.init_from)
+        if init_state is not None:
+            generator.load_state_dict(init_state, strict=True)
+        if config.model.checkpoint_trunk:
+            if not hasattr(generator, "checkpoint_trunk"):
+                raise ValueError(f"model.checkpoint_trunk: generator {config.model.generator} "
+                                 f"does not support activation checkpointing")
+            generator.checkpoint_trunk = True
         self.generator = generator.to(self.device, memory_format=self.memory_format)
         self.discriminator = (disc.to(self.device, memory_format=self.memory_format)
                               if disc is not None else None)
@@ -201,25 +246,32 @@ class Trainer:
 
         # --- losses
         self._build_losses()
+        self.deviations = self._deviations()
 
         # --- restore
         if state is not None:
             self._load_state(state)
+            if resume_blockers(self.config_changes):  # allowed by allow_config_change
+                self._apply_optimiser_config()
 
         # --- wrappers: DDP, then compile (the bare modules stay in self.generator/discriminator)
         self.g_model: nn.Module = self.generator
         self.d_model: nn.Module | None = self.discriminator
+        self._ddp_g = self._ddp_d = None
         if self.ctx.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_model = DDP(self.g_model, device_ids=ids)
+            self.g_model = self._ddp_g = DDP(self.g_model, device_ids=ids)
             if self.discriminator is not None:
-                self.d_model = DDP(self.discriminator, device_ids=ids)
+                self.d_model = self._ddp_d = DDP(self.discriminator, device_ids=ids)
         if rt.compile:
-            self.g_model = torch.compile(self.g_model)
+            self.g_model = torch.compile(self.g_model, backend=rt.compile_backend)
 
-        # --- data loader (HQ leaves the workers as uint8; _to_device converts it)
+        # --- data loader (HQ leaves the workers as uint8; _to_device converts it). A step
+        # splits its batch into micro-batches of batch_size / accumulate: consecutive parts of
+        # the same sample stream, so a step sees the same pairs whatever accumulate is
+        self.micro_batch = dc.batch_size // oc.accumulate
         self.loader = make_loader(self.dataset, batch_size=dc.batch_size,
                                   num_workers=self.loader_plan.num_workers,
                                   pin_memory=dc.pin_memory,
@@ -264,12 +316,47 @@ class Trainer:
             raise FileNotFoundError(f"{path}: checkpoint to resume from not found")
         return path
 
-    def _init_generator(self, generator: nn.Module, source: str) -> None:
-        """Stage 2 starts from BSRNet: a weights file, a stage-1 checkpoint (its EMA) or a name."""
-        from bsrgan.models import load_pretrained
+    def _check_resume_config(self, state: dict[str, Any], path: Path,
+                             allow: bool) -> list[tuple[str, Any, Any]]:
+        """Differences between the checkpoint's config and this one; refuse unless allowed."""
+        diffs = config_differences(state.get("config") or {}, self.config)
+        blockers = resume_blockers(diffs)
+        if blockers and not allow:
+            listing = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, old, new in blockers)
+            raise ResumeConfigError(
+                f"{path}: cannot resume: the config differs from the checkpoint's in "
+                f"{len(blockers)} setting(s) that change what is trained:\n{listing}\n"
+                f"Resume with the checkpoint's config (see {self.run_dir / 'config.yaml'}), start "
+                f"a new run, or pass --allow-config-change (allow_config_change=True) to apply "
+                f"the new values from step {int(state['step'])} on")
+        return diffs
 
-        pretrained = load_pretrained(source)
-        generator.load_state_dict(pretrained.state_dict(), strict=True)
+    def _preflight(self, state: dict[str, Any] | None) -> dict[str, torch.Tensor] | None:
+        """Obtain what the run needs from outside before anything slow; returns the generator's
+        starting weights (``model.init_from``) for a fresh run, else None."""
+        cfg = self.config
+        lc = cfg.loss
+        if self.is_gan and lc.perceptual_weight and lc.perceptual_pretrained:
+            local_main_first(lambda: _vgg_weights_file(lc), self.ctx)
+        init_state = None
+        if cfg.model.init_from and state is None:
+            from bsrgan.models import load_pretrained
+
+            source = cfg.model.init_from
+            init_state = local_main_first(lambda: load_pretrained(source).state_dict(), self.ctx)
+        self.scorer = main_only(self._perceptual_scorer, self.ctx)
+        return init_state
+
+    def _perceptual_scorer(self):
+        """NIQE/LPIPS validation (rank 0), loading its images and metric files now."""
+        vc = self.config.validation
+        if vc.every == 0 or (vc.niqe_set is None and not vc.lpips):
+            return None
+        from bsrgan.training.quality import PerceptualScorer, load_real_set
+
+        real = load_real_set(vc.niqe_set, vc.niqe_images) if vc.niqe_set else None
+        return PerceptualScorer(real, lpips=vc.lpips, scale=self.config.data.scale,
+                                device=self.device)
 
     def _build_losses(self) -> None:
         from bsrgan.losses import PixelLoss
@@ -280,11 +367,29 @@ class Trainer:
         self.gan_loss = None
         if not self.is_gan:
             return
-        from bsrgan.losses import GANLoss
+        from bsrgan.losses import GANLoss, PerceptualLoss
 
         if lc.perceptual_weight:
-            self.perceptual_loss = _perceptual_loss(lc).to(self.device).eval()
+            self.perceptual_loss = PerceptualLoss(
+                backbone=lc.perceptual_backbone, preset=lc.perceptual_preset,
+                weights_path=lc.perceptual_weights_path, pretrained=lc.perceptual_pretrained,
+                weight=lc.perceptual_weight).to(self.device).eval()
         self.gan_loss = GANLoss(lc.gan, lc.gan_weight).to(self.device)
+
+    def _deviations(self) -> list[str]:
+        """Departures from the paper's recipe that this config asks for, in words."""
+        lc, out = self.config.loss, []
+        if self.perceptual_loss is not None:
+            if lc.perceptual_backbone != "vgg19":
+                out.append(f"perceptual loss on {lc.perceptual_backbone.upper()} instead of the "
+                           f"paper's VGG19 (loss.perceptual_backbone: {lc.perceptual_backbone})")
+            if not lc.perceptual_pretrained:
+                out.append("perceptual loss on an UNTRAINED, randomly initialised VGG "
+                           "(loss.perceptual_pretrained: false; for tests only)")
+        for key in dropped_terms(self.config):
+            out.append(f"loss term {key} set to 0, dropped from preset {lc.preset!r} "
+                       f"(loss.allow_ablation: true)")
+        return out
 
     @property
     def perceptual_description(self) -> str | None:
@@ -293,13 +398,18 @@ class Trainer:
     def _announce(self, resume_from: Path | None, state: dict | None) -> None:
         cfg, log = self.config, self.logger
         n_g = sum(p.numel() for p in self.generator.parameters())
-        log.info("run %s: stage %s, %s (%.2f M params), device %s, precision %s, world size %d",
-                 cfg.name, cfg.stage, cfg.model.generator, n_g / 1e6, self.device,
-                 _precision_name(self.autocast_dtype), self.ctx.world_size)
-        log.info("data: %d HR images (%d faces, %d excluded) from %s, batch %d/process, "
-                 "LR patch %d, x%d, %s", len(self.dataset), self.dataset.num_faces,
-                 len(self.dataset.excluded), cfg.data.hr_dir, cfg.data.batch_size,
-                 cfg.data.lq_patch, cfg.data.scale, cfg.data.degradation)
+        log.info("run %s: stage %s, %s (%.2f M params), device %s, precision %s (D: %s), "
+                 "world size %d", cfg.name, cfg.stage, cfg.model.generator, n_g / 1e6,
+                 self.device, _precision_name(self.autocast_dtype),
+                 _precision_name(self.autocast_dtype if self.d_autocast else None),
+                 self.ctx.world_size)
+        log.info("data: %d HR images (%d faces, %d excluded) from %s, batch %d/process "
+                 "(%d micro-batch(es) of %d), effective batch %d, LR patch %d, x%d, %s%s",
+                 len(self.dataset), self.dataset.num_faces, len(self.dataset.excluded),
+                 cfg.data.hr_dir, cfg.data.batch_size, cfg.optim.accumulate, self.micro_batch,
+                 cfg.data.batch_size * self.ctx.world_size, cfg.data.lq_patch, cfg.data.scale,
+                 cfg.data.degradation,
+                 "; generator trunk checkpointed" if cfg.model.checkpoint_trunk else "")
         log.info("%s", self.loader_plan.describe())
         if self.degradation_device is not None:
             log.info("degradation: the workers send uint8 HR crops and plans; this process "
@@ -314,13 +424,14 @@ class Trainer:
         if self.perceptual_description:
             log.info("perceptual loss: %s", self.perceptual_description)
             log.text("perceptual_loss", self.perceptual_description)
+        for text in self.deviations:
+            log.warning("DEVIATION from the paper: %s", text)
+        if self.deviations:
+            log.text("deviations", "\n".join(f"- {d}" for d in self.deviations))
         if state is not None:
             log.info("resumed from %s at step %d", resume_from, self.step)
-            old = _flatten(state.get("config") or {})
-            new = _flatten(config_to_dict(self.config))
-            diffs = sorted(k for k in new.keys() | old.keys() if new.get(k) != old.get(k))
-            if diffs:
-                log.warning("config differs from the checkpoint's in: %s", ", ".join(diffs))
+            for key, old, new in self.config_changes:
+                log.warning("config changed on resume: %s: %r -> %r", key, old, new)
 
     def _validation_set(self):
         from bsrgan.training.validation import cached_validation_set
@@ -333,6 +444,10 @@ class Trainer:
         self.logger.info("validation: %d images %dx%d (LR %dx%d), seed %d", len(vset),
                          vc.hr_size, vc.hr_size, vc.hr_size // self.scale,
                          vc.hr_size // self.scale, vc.seed)
+        if self.scorer is not None and self.scorer.real is not None:
+            real = self.scorer.real
+            self.logger.info("validation: NIQE on %d real images of %s (%s)", len(real),
+                             real.source, ", ".join(real.names))
         return vset
 
     # ------------------------------------------------------------------ state
@@ -354,6 +469,7 @@ class Trainer:
             "counters": {"nonfinite_total": self.nonfinite_total,
                          "nonfinite_streak": self.nonfinite_streak},
             "config": config_to_dict(self.config),
+            "deviations": list(self.deviations),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -374,12 +490,37 @@ class Trainer:
         self.nonfinite_streak = int(counters.get("nonfinite_streak", 0))
         self.step = int(state["step"])
 
+    def _apply_optimiser_config(self) -> None:
+        """After a resume with a changed config: the optimisers' and schedules' settings are the
+        new config's (``load_state_dict`` restored the old learning rates and milestones).
+
+        The learning rate is set to what the new schedule gives at the current step:
+        ``lr * gamma ** (number of new milestones <= step)``.
+        """
+        oc = self.config.optim
+        for opt, sched, lr in ((self.opt_g, self.sched_g, oc.lr_g),
+                               (self.opt_d, self.sched_d, oc.lr_d)):
+            if opt is None:
+                continue
+            sched.milestones = Counter(oc.milestones)
+            sched.gamma = oc.gamma
+            sched.base_lrs = [lr] * len(opt.param_groups)
+            now = lr * oc.gamma ** bisect.bisect_right(sorted(oc.milestones), sched.last_epoch)
+            for group in opt.param_groups:
+                group.update(initial_lr=lr, lr=now, betas=tuple(oc.betas),
+                             weight_decay=oc.weight_decay)
+            sched._last_lr = [group["lr"] for group in opt.param_groups]
+
     def save_checkpoint(self) -> Path | None:
-        """Rank 0 writes ``checkpoints/step_<step>.pt`` (atomic, keeps the last K)."""
+        """Rank 0 writes ``checkpoints/step_<step>.pt`` (atomic, keeps the last K) and the EMA
+        generator as ``snapshots/<name>_ema_step_<step>.pth`` (kept, never pruned)."""
         path = None
         if self.ctx.is_main:
             path = ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step,
                                         self.state_dict(), self.config.keep_last)
+            snapshot = self.run_dir / "snapshots" / ckpt.snapshot_name(self.config.name,
+                                                                       self.step)
+            self.snapshots.append(ckpt.export_weights(snapshot, self.ema.state_dict()))
             self.last_checkpoint = path
         barrier(self.ctx)
         return path
@@ -390,24 +531,31 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
                               enabled=self.autocast_dtype is not None)
 
+    def _discriminate(self, disc: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """D logits (fp32 or wider). Under G's autocast, D runs in fp32 unless
+        ``runtime.d_precision: same``; its spectral-norm power iteration then runs in fp32 too."""
+        if self.d_autocast:
+            with self._autocast():
+                return _widen(disc(x))
+        with torch.autocast(self.device.type, enabled=False):
+            return _widen(disc(_widen(x)))
+
     def generator_losses(self, sr: torch.Tensor, hq: torch.Tensor) -> dict[str, torch.Tensor]:
         """Generator objective terms (fp32 scalars) and their sum ``g_total``.
 
         sr, hq: (B, 3, H, W); sr is the raw generator output, hq in [0, 1].
         """
-        sr32 = sr.float()
-        losses = {"l_pix": self.pixel_loss(sr32, hq)}
+        losses = {"l_pix": self.pixel_loss(_widen(sr), hq)}
         if self.perceptual_loss is not None:
             with self._autocast():
-                losses["l_percep"] = self.perceptual_loss(sr, hq).float()
+                losses["l_percep"] = _widen(self.perceptual_loss(sr, hq))
         if self.gan_loss is not None:
             disc = self.discriminator  # bare module: D is frozen for the G step, no DDP sync
-            with self._autocast():
-                fake_logits = disc(sr).float()
-                real_logits = None
-                if self.gan_loss.kind == "ragan":
-                    with torch.no_grad():
-                        real_logits = disc(hq).float()
+            fake_logits = self._discriminate(disc, sr)
+            real_logits = None
+            if self.gan_loss.kind == "ragan":
+                with torch.no_grad():
+                    real_logits = self._discriminate(disc, hq)
             losses["l_gan"] = self.gan_loss.generator(fake_logits, real_logits)
         losses["g_total"] = sum(losses.values())
         return losses
@@ -416,46 +564,67 @@ class Trainer:
         """D objective on real ``hq`` vs detached ``sr`` (one forward over both halves)."""
         batch = torch.cat([hq, sr.detach().to(hq.dtype)]).contiguous(
             memory_format=self.memory_format)
-        with self._autocast():
-            logits = self.d_model(batch).float()
+        logits = self._discriminate(self.d_model, batch)
         real_logits, fake_logits = logits.chunk(2)
         return {"d_loss": self.gan_loss.discriminator(real_logits, fake_logits),
                 "d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
 
+    def _training_pair(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lq, hq) of a loader batch: as the workers made it, or degraded here on
+        ``data.degradation_device`` from the uint8 HR crops and plans the workers sent."""
+        if self.degradation_device is None:
+            return batch["lq"], batch["hq"]
+        return degrade_on_device(batch, self.degradation_device)
+
+    def _to_device(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Move a batch to the device in the training memory format; a uint8 HQ (as the loader
+        sends it) becomes float32 in [0, 1] there (:func:`bsrgan.training.dataset.hq_to_float`).
+        """
+        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        hq = hq_to_float(hq.to(self.device, non_blocking=True))
+        return lq, hq.contiguous(memory_format=self.memory_format)
+
     def train_step(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[dict[str, float], bool]:
         """One optimisation step on a batch. lq: (B, 3, h, w), hq: (B, 3, h*sf, w*sf) in [0, 1].
 
-        Returns (loss values, applied); ``applied`` is False when a loss was not finite on any
-        rank, in which case no weights, optimiser moments or EMA changed.
+        The batch is split into ``optim.accumulate`` equal micro-batches; each micro-batch loss
+        is divided by their number, so the summed gradients are those of the whole batch's mean
+        loss. Returns (loss values averaged over the micro-batches, applied); ``applied`` is
+        False when a loss or a gradient was not finite on any rank, in which case no weights,
+        optimiser moments or EMA changed.
         """
         lq, hq = self._to_device(lq, hq)
+        parts = self.config.optim.accumulate
+        if lq.shape[0] % parts:
+            raise ValueError(f"batch of {lq.shape[0]} cannot be split into optim.accumulate="
+                             f"{parts} equal micro-batches")
+        micro = list(zip(lq.chunk(parts), hq.chunk(parts)))
         self.opt_g.zero_grad(set_to_none=True)
         if self.opt_d is not None:
             self.opt_d.zero_grad(set_to_none=True)
 
-        # generator: forward, losses (D frozen), backward
-        if self.discriminator is not None:
-            self.discriminator.requires_grad_(False)
-        with self._autocast():
-            sr = self.g_model(lq)
-        g_losses = self.generator_losses(sr, hq)
-        self.scaler.scale(g_losses["g_total"]).backward()
+        g_sums, fakes = self._generator_pass(micro)  # G: forward, losses (D frozen), backward
+        d_sums = self._discriminator_pass(micro, fakes) if self.discriminator is not None else {}
 
-        # discriminator: real vs detached fake, backward
-        d_losses: dict[str, torch.Tensor] = {}
-        if self.discriminator is not None:
-            self.discriminator.requires_grad_(True)
-            d_losses = self.discriminator_losses(sr, hq)
-            self.scaler.scale(d_losses["d_loss"]).backward()
-
-        values_t = {**g_losses, **d_losses}
-        stacked = torch.stack([v.detach().float() for v in values_t.values()])
-        values = dict(zip(values_t, stacked.tolist()))
-        finite = all(math.isfinite(v) for v in values.values())
-        if any_true(not finite, self.ctx):  # same decision on every rank
+        names = [*g_sums, *d_sums]
+        stacked = torch.stack([v.float() for v in (*g_sums.values(), *d_sums.values())]) / parts
+        values = dict(zip(names, stacked.tolist()))
+        self.scaler.unscale_(self.opt_g)  # no-op without fp16; real gradients for the checks
+        if self.opt_d is not None:
+            self.scaler.unscale_(self.opt_d)
+        problems = [f"non-finite loss {k}" for k, v in values.items() if not math.isfinite(v)]
+        if not problems:
+            problems = [f"non-finite gradients in the {name}"
+                        for name, model in (("generator", self.generator),
+                                            ("discriminator", self.discriminator))
+                        if model is not None and not _grads_finite(model)]
+        if any_true(bool(problems), self.ctx):  # same decision on every rank
+            self._skip_reason = ", ".join(problems) or "non-finite values on another rank"
             self.opt_g.zero_grad(set_to_none=True)
             if self.opt_d is not None:
                 self.opt_d.zero_grad(set_to_none=True)
+            if self.scaler.is_enabled():
+                self.scaler.update()  # fp16: an overflow lowers the loss scale
             self._step_schedulers()
             return values, False
 
@@ -467,23 +636,47 @@ class Trainer:
         self._step_schedulers()
         return values, True
 
-    def _training_pair(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(lq, hq) of a loader batch: as the workers made it, or degraded here on
-        ``data.degradation_device`` from the uint8 HR crops and plans the workers sent."""
-        if self.degradation_device is None:
-            return batch["lq"], batch["hq"]
-        return degrade_on_device(batch, self.degradation_device)
+    def _generator_pass(self, micro: list[tuple[torch.Tensor, torch.Tensor]]
+                        ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        """Backward of the generator objective over the micro-batches, D frozen.
 
-    def _to_device(self, lq: torch.Tensor, hq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Move a batch to the device; a uint8 HQ (as the loader sends it) becomes float32 in
-        [0, 1] there (:func:`bsrgan.training.dataset.hq_to_float`)."""
-        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        hq = hq_to_float(hq.to(self.device, non_blocking=True))
-        return lq, hq.contiguous(memory_format=self.memory_format)
+        Returns the summed loss terms and the detached outputs (the fakes for the D pass).
+        """
+        parts = len(micro)
+        sums: dict[str, torch.Tensor] = {}
+        fakes = []
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)
+        for i, (lq, hq) in enumerate(micro):
+            with _no_sync(self._ddp_g, last=i == parts - 1), \
+                    _power_iteration(self.discriminator, enabled=i == 0):
+                with self._autocast():
+                    sr = self.g_model(lq)
+                losses = self.generator_losses(sr, hq)
+                self.scaler.scale(losses["g_total"] / parts).backward()
+            if self.discriminator is not None:
+                fakes.append(sr.detach())
+            for k, v in losses.items():
+                sums[k] = sums[k] + v.detach() if k in sums else v.detach()
+        return sums, fakes
+
+    def _discriminator_pass(self, micro: list[tuple[torch.Tensor, torch.Tensor]],
+                            fakes: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Backward of the D objective (real HR vs the G pass's fakes); summed loss values."""
+        parts = len(micro)
+        sums: dict[str, torch.Tensor] = {}
+        self.discriminator.requires_grad_(True)
+        for i, ((_, hq), fake) in enumerate(zip(micro, fakes)):
+            with _no_sync(self._ddp_d, last=i == parts - 1), \
+                    _power_iteration(self.discriminator, enabled=i == 0):
+                losses = self.discriminator_losses(fake, hq)
+                self.scaler.scale(losses["d_loss"] / parts).backward()
+            for k, v in losses.items():
+                sums[k] = sums[k] + v.detach() if k in sums else v.detach()
+        return sums
 
     def _optimizer_step(self, opt: torch.optim.Optimizer, model: nn.Module) -> None:
-        if self.config.optim.grad_clip:
-            self.scaler.unscale_(opt)
+        if self.config.optim.grad_clip:  # gradients are already unscaled (train_step)
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.optim.grad_clip)
         self.scaler.step(opt)
 
@@ -496,20 +689,31 @@ class Trainer:
     # ------------------------------------------------------------------ loop
 
     def validate(self) -> dict[str, float]:
-        """Score the EMA generator on the fixed set; log scalars, CSV row and a sample grid."""
+        """Score the EMA generator on the fixed set (and NIQE/LPIPS when configured); log
+        scalars, a CSV row and sample images."""
         if not self.ctx.is_main or self.vset is None:
             return {}
         from bsrgan.training.validation import comparison_grid, evaluate
 
         # fp32 even when training in bf16: bf16 outputs would cap the measurable PSNR
         scores, sr = evaluate(self.ema.module, self.vset, device=self.device)
+        real_sr: list[np.ndarray] = []
+        if self.scorer is not None:
+            extra, real_sr = self.scorer.score(self.ema.module, self.vset, sr)
+            scores.update(extra)
         self.logger.validation(self.step, scores)
         grid = comparison_grid(self.vset, sr, self.config.validation.num_grid)
         self.logger.image("val/lr_sr_hr", self.step, grid)
+        if real_sr:  # the first num_grid real images, as TensorBoard images
+            shown = list(zip(self.scorer.real.names, real_sr))[:self.config.validation.num_grid]
+            for name, img in shown:
+                self.logger.image(f"val_real/{name}", self.step, np.clip(img, 0.0, 1.0))
         self._write_grid(grid)
-        self.logger.info("step %d: EMA PSNR %.2f dB / SSIM %.4f (bicubic %.2f dB / %.4f)",
+        extra_text = "".join(f", {k.upper()} {scores[k]:.4g} (bicubic {scores[k + '_bicubic']:.4g})"
+                             for k in ("niqe", "lpips") if k in scores)
+        self.logger.info("step %d: EMA PSNR %.2f dB / SSIM %.4f (bicubic %.2f dB / %.4f)%s",
                          self.step, scores["psnr"], scores["ssim"], scores["psnr_bicubic"],
-                         scores["ssim_bicubic"])
+                         scores["ssim_bicubic"], extra_text)
         self.final_metrics = scores
         return scores
 
@@ -556,7 +760,7 @@ class Trainer:
             elif self.step % cfg.checkpoint_every == 0:
                 if self.nonfinite_streak:  # keep the last checkpoint from before the trouble
                     self.logger.warning("step %d: checkpoint skipped during a run of non-finite "
-                                        "losses", self.step)
+                                        "steps", self.step)
                 else:
                     self.save_checkpoint()
         elapsed = time.perf_counter() - started
@@ -568,13 +772,14 @@ class Trainer:
             return
         self.nonfinite_total += 1
         self.nonfinite_streak += 1
-        self.logger.warning("step %d skipped: non-finite loss %s (%d in a row, %d in total)",
-                            self.step, {k: v for k, v in values.items()},
+        self.logger.warning("step %d skipped: %s; losses %s (%d in a row, %d in total)",
+                            self.step, self._skip_reason, dict(values.items()),
                             self.nonfinite_streak, self.nonfinite_total)
         if self.nonfinite_streak >= self.config.runtime.max_nonfinite:
             last = ckpt.latest_checkpoint(self.run_dir / "checkpoints")
-            msg = (f"stopping at step {self.step}: {self.nonfinite_streak} consecutive steps had a "
-                   f"non-finite loss (runtime.max_nonfinite={self.config.runtime.max_nonfinite}). "
+            msg = (f"stopping at step {self.step}: {self.nonfinite_streak} consecutive steps had "
+                   f"a non-finite loss or gradient (runtime.max_nonfinite="
+                   f"{self.config.runtime.max_nonfinite}; last: {self._skip_reason}). "
                    f"Last good checkpoint: {last or 'none written yet'}. Lower the learning rate, "
                    f"enable optim.grad_clip or use runtime.precision: fp32, then resume from it.")
             self.logger.warning(msg)
@@ -618,24 +823,37 @@ class Trainer:
             self.step, wait, compute, 100 * share, workers)
 
     def _finish(self, elapsed: float) -> TrainResult:
-        digests = gather_digests(_state_digest(unwrap(self.generator)), self.ctx)
-        if len(set(digests)) != 1:
-            self.logger.warning("ranks ended with different generator weights: %s", digests)
+        digests = {"generator": gather_digests(_state_digest(unwrap(self.generator)), self.ctx)}
+        if self.discriminator is not None:
+            digests["discriminator"] = gather_digests(
+                _state_digest(unwrap(self.discriminator)), self.ctx)
+        for name, values in digests.items():
+            if len(set(values)) != 1:
+                self.logger.warning("ranks ended with different %s weights: %s", name, values)
         weights = self.run_dir / "weights" / f"{self.config.name}_ema.pth"
         summary_path = self.run_dir / "summary.json"
+        cfg = self.config
         if self.ctx.is_main:
-            with atomic_path(weights) as tmp:
-                torch.save({k: v.detach().float().cpu() for k, v in self.ema.state_dict().items()},
-                           tmp)
+            ckpt.export_weights(weights, self.ema.state_dict())
             summary = {
-                "name": self.config.name, "stage": self.config.stage, "steps": self.step,
+                "name": cfg.name, "stage": cfg.stage, "steps": self.step,
                 "world_size": self.ctx.world_size, "device": str(self.device),
                 "precision": _precision_name(self.autocast_dtype),
+                "d_precision": _precision_name(self.autocast_dtype if self.d_autocast else None),
+                "batch_per_process": cfg.data.batch_size, "accumulate": cfg.optim.accumulate,
+                "micro_batch": self.micro_batch,
+                "effective_batch": cfg.data.batch_size * self.ctx.world_size,
+                "checkpoint_trunk": cfg.model.checkpoint_trunk,
                 "perceptual_loss": self.perceptual_description,
+                "deviations": self.deviations,
+                "config_changes_on_resume": [
+                    {"key": k, "old": old, "new": new} for k, old, new in self.config_changes],
                 "final_validation": self.final_metrics, "nonfinite_steps": self.nonfinite_total,
                 "ema_weights": str(weights.relative_to(self.run_dir)),
                 "last_checkpoint": (str(self.last_checkpoint.relative_to(self.run_dir))
                                     if self.last_checkpoint else None),
+                "snapshots": sorted(str(p.relative_to(self.run_dir))
+                                    for p in self._snapshot_files()),
                 "seconds_this_session": round(elapsed, 2), "rank_weight_digests": digests,
             }
             atomic_write_text(summary_path, json.dumps(summary, indent=2))
@@ -648,7 +866,13 @@ class Trainer:
             steps=self.step, history=_read_csv(self.run_dir / "val_log.csv"),
             train_log=_read_csv(self.run_dir / "train_log.csv"),
             final_metrics=dict(self.final_metrics), nonfinite_steps=self.nonfinite_total,
-            perceptual=self.perceptual_description, summary_path=summary_path)
+            perceptual=self.perceptual_description, summary_path=summary_path,
+            deviations=list(self.deviations), snapshots=self._snapshot_files())
+
+    def _snapshot_files(self) -> list[Path]:
+        """Every EMA snapshot of this run folder (earlier sessions' included), by step."""
+        folder = self.run_dir / "snapshots"
+        return sorted(folder.glob(f"{self.config.name}_ema_step_*.pth")) if folder.is_dir() else []
 
     def close(self) -> None:
         """Close logs, leave the process group (if this trainer created it), restore switches."""
@@ -664,26 +888,60 @@ class Trainer:
 # ---------------------------------------------------------------------- helpers
 
 
-def _perceptual_loss(lc) -> nn.Module:
-    """PerceptualLoss per config; backbone ``auto`` = VGG19 if its weights can be had, else VGG16.
+def _vgg_weights_file(lc) -> Path:
+    """The perceptual loss's VGG weights file, obtained now; the error names the config keys."""
+    from bsrgan.losses.perceptual import VGGWeightsError, vgg_weights_file
 
-    The fallback is a deviation from the paper and is stated in the loss ``description``, which
-    the run logs and writes to ``summary.json``.
-    """
-    from bsrgan.losses import PerceptualLoss
-    from bsrgan.losses.perceptual import VGGWeightsError
-
-    kwargs = {"preset": lc.perceptual_preset, "weights_path": lc.perceptual_weights_path,
-              "pretrained": lc.perceptual_pretrained, "weight": lc.perceptual_weight}
-    if lc.perceptual_backbone != "auto":
-        return PerceptualLoss(backbone=lc.perceptual_backbone, **kwargs)
     try:
-        return PerceptualLoss(backbone="vgg19", **kwargs)
+        return vgg_weights_file(lc.perceptual_backbone, lc.perceptual_weights_path)
     except VGGWeightsError as exc:
-        import logging
+        if lc.perceptual_backbone != "vgg19":
+            raise
+        raise VGGWeightsError(
+            f"the perceptual loss needs VGG19 ImageNet weights (the paper's backbone) and they "
+            f"cannot be had: {exc}.\nIn the config: point loss.perceptual_weights_path at a local "
+            f"copy of that file, or train on VGG16 explicitly with loss.perceptual_backbone: vgg16 "
+            f"(--set loss.perceptual_backbone=vgg16; a deviation from the paper, recorded in "
+            f"summary.json and every checkpoint)") from exc
 
-        logging.getLogger(__name__).warning("VGG19 weights unavailable (%s); using VGG16", exc)
-        return PerceptualLoss(backbone="vgg16", **kwargs)
+
+def _widen(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 -> fp32; fp32 and fp64 unchanged (tests run the step in fp64)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _grads_finite(model: nn.Module) -> bool:
+    """True when every gradient of ``model`` is finite (one reduction, one device sync)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)).item())
+
+
+def _no_sync(ddp: nn.Module | None, *, last: bool):
+    """DDP: skip the gradient all-reduce on every micro-batch but the last."""
+    return ddp.no_sync() if ddp is not None and not last else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _power_iteration(model: nn.Module | None, *, enabled: bool):
+    """Switch the spectral-norm power iteration of ``model`` on or off inside the block.
+
+    Off, spectral norm divides by the sigma of its current singular-vector estimates without
+    updating them (its eval-mode behaviour); nothing else in the model changes mode. One update
+    per pass of a step, however many micro-batches the pass has.
+    """
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    modules = [m for m in model.modules() if isinstance(m, _SpectralNorm)] if model else []
+    before = [m.training for m in modules]
+    for m in modules:
+        m.train(m.training and enabled)
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, before):
+            m.train(mode)
 
 
 def _degradation_device(setting: str, device: torch.device) -> torch.device | None:
@@ -700,13 +958,14 @@ def _degradation_device(setting: str, device: torch.device) -> torch.device | No
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """None = fp32. ``auto``: bf16 on a CUDA GPU that supports it, else fp32; bf16/fp16 need CUDA."""
+    """None = fp32. ``auto``: bf16 on a CUDA GPU that supports it, else fp32. bf16 also runs on
+    the CPU (autocast; slow without native bf16 units); fp16 needs CUDA."""
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
     if precision == "auto":  # CUDA: bf16 where the GPU has it (Ampere and later)
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if device.type != "cuda":
-        raise ValueError(f"runtime.precision {precision!r} needs CUDA; use fp32 or auto on "
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"runtime.precision 'fp16' needs CUDA; use fp32, bf16 or auto on "
                          f"{device.type}")
     return torch.float16 if precision == "fp16" else torch.bfloat16
 
@@ -721,16 +980,6 @@ def _state_digest(model: nn.Module) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
-
-
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v and all(isinstance(x, str) for x in v):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _read_csv(path: Path):
