@@ -247,12 +247,12 @@ def test_stage_configs_map_the_notebook_parameters(tmp_path):
     c1 = bsrnet_config(p1, val_dir=str(tmp_path))
     assert (c1.stage, c1.total_steps, c1.data.lq_patch, c1.data.hr_crop) == ("psnr", 300, 32, 160)
     assert c1.optim.lr_g == p1["LR"] and c1.optim.lr_d is None and c1.optim.milestones == [100]
-    assert c1.validation.hr_dir == str(tmp_path) and c1.data.hr_dir is None
+    assert c1.validation.hr_dir == str(tmp_path) and c1.data.hr_dir == "embedded"
     p2 = defaults("03_train_bsrgan")
     c2 = bsrgan_config(p2, val_dir=None, init_from="w.pth")
     assert c2.stage == "gan" and c2.model.init_from == "w.pth"
     assert c2.optim.lr_g == c2.optim.lr_d == p2["LR"]
     assert c2.loss.preset == "paper" and c2.model.discriminator == "patchgan_sn"
-    no_vgg = bsrgan_config(p2, val_dir=None, init_from=None, perceptual_weight=0.0)
-    assert no_vgg.loss.perceptual_weight == 0.0
+    assert c2.loss.perceptual_backbone == p2["PERCEPTUAL_BACKBONE"] == "vgg16"
+    assert c2.loss.perceptual_weight == 1.0  # never dropped: no VGG weights is an error
     json.dumps(p2)  # the notebook parameters are plain values

@@ -61,7 +61,9 @@ def _loss_presets() -> Iterable[str]:
 
 
 def _backbones() -> Iterable[str]:
-    return ("vgg19", "vgg16", "auto")
+    from bsrgan.training.config import BACKBONES
+
+    return BACKBONES
 
 
 def _val_sets() -> Iterable[str]:

@@ -115,19 +115,17 @@ def bsrnet_config(params: Mapping[str, Any], *, val_dir: str | None,
 
 
 def bsrgan_config(params: Mapping[str, Any], *, val_dir: str | None, init_from: str | None,
-                  perceptual_weight: float | None = None,
                   source: str = "notebook 03 parameters") -> TrainConfig:
     """Stage 2 (BSRGAN): the generator starts from ``init_from``; L1 + VGG perceptual + GAN loss.
 
     ``LOSS_PRESET`` picks the recipe (``paper`` or ``released``, see
     :data:`bsrgan.training.LOSS_PRESETS`); the discriminator's learning rate equals ``LR``.
-    ``perceptual_weight=0.0`` drops the perceptual term (used when no VGG weights exist at all).
+    ``PERCEPTUAL_BACKBONE`` is ``vgg19`` (the paper) or ``vgg16`` (the offline asset, a deviation
+    the trainer records); there is no silent fallback between them.
     """
     data = _common(params, val_dir, "gan")
     loss: dict[str, Any] = {"preset": params["LOSS_PRESET"],
-                            "perceptual_backbone": params.get("PERCEPTUAL_BACKBONE", "auto")}
-    if perceptual_weight is not None:
-        loss["perceptual_weight"] = perceptual_weight
+                            "perceptual_backbone": params["PERCEPTUAL_BACKBONE"]}
     data["loss"] = loss
     data["model"]["init_from"] = init_from
     data["optim"]["lr_d"] = params["LR"]
@@ -240,24 +238,17 @@ def train_gan_stage(params: Mapping[str, Any], run_dir: str | os.PathLike[str], 
                     val_dir: str | None, init_from: str | None, resume: bool = False):
     """Build the stage-2 config and train it; returns ``(config, result, notes)``.
 
-    When no VGG weights exist at all (no network, no mirror), the stage runs without the
-    perceptual term and ``notes`` says so, rather than using a random VGG.
+    No loss term is ever dropped: without the VGG weights the chosen ``PERCEPTUAL_BACKBONE``
+    needs, training stops with an error naming the weights and the explicit alternative
+    (``PERCEPTUAL_BACKBONE="vgg16"``, a recorded deviation). ``notes`` lists the perceptual loss
+    used and every deviation from the paper the trainer recorded.
     """
-    from bsrgan.losses.perceptual import VGGWeightsError
     from bsrgan.training.trainer import train
 
-    notes: list[str] = []
     config = bsrgan_config(params, val_dir=val_dir, init_from=init_from)
-    try:
-        result = train(config, run_dir, resume=resume, overwrite=not resume)
-    except VGGWeightsError as exc:
-        reason = str(exc).strip().splitlines()[0]
-        notes.append(f"no VGG weights available, trained WITHOUT the perceptual loss: {reason}")
-        config = bsrgan_config(params, val_dir=val_dir, init_from=init_from,
-                               perceptual_weight=0.0)
-        result = train(config, run_dir, resume=resume, overwrite=not resume)
-    if result.perceptual:
-        notes.append(f"perceptual loss: {result.perceptual}")
+    result = train(config, run_dir, resume=resume, overwrite=not resume)
+    notes = [f"perceptual loss: {result.perceptual}"] if result.perceptual else []
+    notes += [f"deviation from the paper: {d}" for d in result.deviations]
     return config, result, notes
 
 
