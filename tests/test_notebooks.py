@@ -127,7 +127,7 @@ def test_experiment_files_match_the_notebooks(path):
     experiment = load_experiment(path)
     assert experiment.name == path.stem
     # every parameter declared by its notebook and well typed (required ones given a value)
-    required = [parse_override(f"{name}=/data/hr") for name in experiment.required]
+    required = [parse_override(f"{name}={ROOT}") for name in experiment.required]  # a folder
     plan = plan_run(experiment, overrides=required)
     assert list(plan) == experiment.ids()
     for resolved in plan.values():

@@ -88,7 +88,7 @@ def test_check_parameters_reports_every_bad_value_by_name(tmp_path):
     assert "VAL_EVERY=0 must be >= 1" in text
     assert "MODEL='rrdbnet_smal' is not a known generator" in text and "'rrdbnet_small'?" in text
     assert "LR=-1.0 must be in (0.0, 1.0]" in text and "EMA_DECAY=1.0 must be in [0.0, 1.0)" in text
-    assert f"HR_DIR='missing': no such folder (relative to {tmp_path})" in text
+    assert f"HR_DIR='missing': no such file or folder (relative to {tmp_path})" in text
     assert "DEGRADATION='bsrgan+'" in text and "DEVICE='gpu'" in text
     assert "VAL_HR_SIZE=130 must be a multiple of 4" in text
 
@@ -156,8 +156,9 @@ def test_dry_run_accepts_one_string_for_a_list(capsys):
     assert "DATASETS = ['realsrset']  (--set 04.DATASETS=realsrset)" in capsys.readouterr().out
 
 
-def test_weights_stage_2_gets_from_stage_1_are_not_checked_before_they_exist():
-    plan = plan_run(load_experiment(PAPER))  # 03 and 04 get BSRNET_WEIGHTS from 02 at run time
+def test_weights_stage_2_gets_from_stage_1_are_not_checked_before_they_exist(tmp_path):
+    # 03 and 04 get BSRNET_WEIGHTS from 02 at run time
+    plan = plan_run(load_experiment(PAPER), overrides=[parse_override(f"HR_DIR={tmp_path}")])
     assert plan["03"].values.get("BSRNET_WEIGHTS", "") == ""
 
 
@@ -172,7 +173,8 @@ def test_relative_set_paths_resolve_against_the_launch_folder(tmp_path, monkeypa
     plan = plan_run(load_experiment(QUICKSTART), overrides=[parse_override("02.VAL_SET=set14")],
                     only="02")
     assert plan["02"].values["VAL_SET"] == "set14"
-    with pytest.raises(ParameterError, match=f"HR_DIR='{tmp_path.resolve()}/nope': no such folder"):
+    with pytest.raises(ParameterError,
+                       match=f"HR_DIR='{tmp_path.resolve()}/nope': no such file or folder"):
         plan_run(load_experiment(QUICKSTART), overrides=[parse_override("HR_DIR=nope")], only="02")
 
 

@@ -445,14 +445,14 @@ def test_cli_train_without_data_exits_non_zero_with_the_message(tmp_path: Path,
     assert "data.hr_dir is not set" in err and "bsrgan prepare" in err
 
 
-def test_paper_x4_experiment_requires_hr_dir_before_running_anything() -> None:
+def test_paper_x4_experiment_requires_hr_dir_before_running_anything(tmp_path: Path) -> None:
     from bsrgan.runner import ExperimentError, load_experiment, parse_override, plan_run
 
     experiment = load_experiment(REPO / "experiments" / "paper_x4.yaml")
     with pytest.raises(ExperimentError, match=r"needs HR_DIR .*bsrgan prepare"):
         plan_run(experiment)
-    plan = plan_run(experiment, overrides=[parse_override("HR_DIR=/data/hr")])
-    assert plan["02"].values["HR_DIR"] == "/data/hr"
+    plan = plan_run(experiment, overrides=[parse_override(f"HR_DIR={tmp_path}")])
+    assert plan["02"].values["HR_DIR"] == str(tmp_path)
 
 
 def test_demo_configs_say_embedded_and_hr_dir_values_are_checked(tmp_path: Path) -> None:

@@ -411,8 +411,10 @@ def test_gan_validation_logs_niqe_on_real_images_and_lpips(tmp_path, asset_env):
     assert {"val_real/Lincoln", "val_real/building"} <= set(events.Tags()["images"])
 
 
-def test_missing_niqe_images_stop_the_run_before_training(tmp_path):
+def test_missing_niqe_images_stop_the_run_before_training(tmp_path, monkeypatch):
     from bsrgan.assets import AssetError
+
+    monkeypatch.delenv("BSRGAN_MIRRORS", raising=False)  # CI sets it; this test needs none
 
     cfg = tiny(**{"validation.every": 5, "validation.niqe_set": "realsrset"})
     with pytest.raises(AssetError, match="realsrset"):  # offline, no mirror

@@ -45,6 +45,18 @@ class CheckContext:
         return path if path.is_absolute() else self.base_dir / path
 
 
+@dataclass(frozen=True)
+class Keywords:
+    """Names for a parameter that is otherwise always a path (e.g. ``HR_DIR="embedded"``):
+    every other value is a path, made absolute by ``bsrgan run`` even when it does not exist
+    yet (so the error names the folder it was looked for in)."""
+
+    words: tuple[str, ...]
+
+    def __call__(self) -> tuple[str, ...]:
+        return self.words
+
+
 #: A rule looks at the values and returns problems (sentences that name the parameter).
 Rule = Callable[[Mapping[str, Any], CheckContext], list[str]]
 
@@ -323,6 +335,8 @@ def absolute_paths(notebook: str, values: dict[str, Any], sources: Mapping[str, 
             names_fn = checks.paths[name]
             if names_fn is None:  # always a path
                 out[name] = _absolute(value, base, set(), always=True)
+            elif isinstance(names_fn, Keywords):  # a path unless it is one of the words
+                out[name] = _absolute(value, base, set(names_fn()), always=True)
             else:  # a registry name, or a path when it exists or looks like one
                 out[name] = _absolute(value, base, set(names_fn()), always=False)
         elif checks is None or name not in checks.parameters:

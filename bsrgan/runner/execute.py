@@ -38,7 +38,7 @@ from bsrgan.runner.checks import (
     notebook_checks,
     problems_in,
 )
-from bsrgan.runner.config import Experiment, ExperimentError, NotebookSpec, Override, parse_only
+from bsrgan.runner.config import Experiment, NotebookSpec, Override, parse_only
 from bsrgan.runner.outputs import read_outputs
 from bsrgan.runner.parameters import (
     ResolvedParameters,
@@ -159,28 +159,35 @@ def _plan(experiment: Experiment, overrides: list[Override], only: str | None,
                     if src.startswith(("--set", "experiment:notebooks"))}
         values = {name: literal_default(p.default) for name, p in declared[spec.id].items()}
         values.update(resolved.values)
-        ctx = CheckContext(base_dir=output_dir, pending=frozenset(produced - explicit))
+        # an empty required parameter is reported once, below, not again by each notebook's rules
+        pending = (produced - explicit) | _empty_required(experiment, resolved)
+        ctx = CheckContext(base_dir=output_dir, pending=frozenset(pending))
         problems = problems_in(spec.notebook, values, ctx)
         if problems:
             reports.append(_problem_report(spec, problems, resolved))
         checks = notebook_checks(spec.notebook)
         if checks is not None:
             produced |= set(checks.produces)
-    _check_required(experiment, plan)
+    reports = _missing_required(experiment, plan) + reports
     if reports:
         raise ParameterError("bad parameter values; nothing was run:\n" + "\n".join(reports))
     return plan, declared
 
 
-def _check_required(experiment: Experiment, plan: dict[str, ResolvedParameters]) -> None:
-    """Stop before anything runs when a required parameter is empty in a selected notebook."""
+def _empty_required(experiment: Experiment, resolved: ResolvedParameters) -> set[str]:
+    return {name for name in experiment.required
+            if name in resolved.values and resolved.values[name] in ("", None, [], {})}
+
+
+def _missing_required(experiment: Experiment, plan: dict[str, ResolvedParameters]) -> list[str]:
+    """One line per required parameter left empty in a selected notebook that declares it."""
+    lines = []
     for name, what in experiment.required.items():
-        empty = [i for i, resolved in plan.items()
-                 if name in resolved.values and resolved.values[name] in ("", None, [], {})]
+        empty = [i for i, resolved in plan.items() if name in _empty_required(experiment, resolved)]
         if empty:
-            raise ExperimentError(
-                f"experiment {experiment.name!r} needs {name} (empty for notebook(s) "
-                f"{', '.join(empty)}): {what}. Set it with --set {name}=VALUE")
+            lines.append(f"experiment {experiment.name!r} needs {name} (empty for notebook(s) "
+                         f"{', '.join(empty)}): {what}. Set it with --set {name}=VALUE")
+    return lines
 
 
 def _resolve(experiment: Experiment, spec: NotebookSpec, declared: dict,

@@ -12,6 +12,7 @@ from typing import Any
 
 from bsrgan.runner.checks import (
     CheckContext,
+    Keywords,
     NotebookChecks,
     Rule,
     at_least_times,
@@ -134,14 +135,14 @@ def _config_overrides(values: Mapping[str, Any], ctx: CheckContext) -> list[str]
     return []
 
 
-def _hr_sources() -> tuple[str, ...]:
-    return ("embedded",)
+#: HR_DIR is a path, or "embedded" for the demo photos.
+_hr_sources = Keywords(("embedded",))
 
 
 def _hr_dir(*, empty_ok: bool) -> Rule:
     """HR_DIR: a folder (searched recursively), a manifest.tsv or file list, or "embedded"."""
     return path("HR_DIR", "any", empty_ok=empty_ok, names=_hr_sources,
-                what="HR source ('embedded' = the demo photos in scikit-image)")
+                what="HR source")
 
 
 def _training_rules() -> tuple:

@@ -27,7 +27,7 @@ REFERENCE = Path(__file__).with_name("quickstart_stage1.json")
 #: Notebook 02 parameters of the reference run.
 PARAMETERS = {
     "SEED": 0, "MODEL": "rrdbnet_small", "NUM_ITERS": 60, "BATCH_SIZE": 4, "LQ_PATCH": 32,
-    "HR_CROP": 160, "LR": 4.0e-4, "EMA_DECAY": 0.9, "DEGRADATION": "bsrgan", "HR_DIR": "",
+    "HR_CROP": 160, "LR": 4.0e-4, "EMA_DECAY": 0.9, "DEGRADATION": "bsrgan", "HR_DIR": "embedded",
     "VAL_EVERY": 20, "VAL_IMAGES": 4, "VAL_HR_SIZE": 128, "CHECKPOINT_EVERY": 1000,
     "NUM_WORKERS": 0, "DEVICE": "cpu", "PRECISION": "fp32", "PROGRESS": False,
     "CONFIG_OVERRIDES": {"runtime.tensorboard": False},
