@@ -12,6 +12,11 @@ Measures degraded LR/HR pairs per second delivered by the real training loader
 - ``full_jpeg``: the same photos as shipped (JPEG, which decodes about twice as fast as PNG),
 - ``prepared``: the same photos after ``bsrgan prepare`` (480 px PNG sub-images, step 240).
 
+A second pass measures the loader alone, as it runs with ``data.degradation_device: cpu|cuda``
+(issue 13): workers decode, crop and ship the uint8 HR crop plus its degradation plan, and the
+degradation itself runs batched on the training device (not timed here). That is the share of a
+pair's cost that sub-images can remove.
+
 All variants run in the same process, interleaved, each ``--repeats`` times; the best of the
 repeats is kept (the machine may be shared: compare the ratios, not the absolute numbers). The
 in-process run also reports CPU milliseconds per pair (``time.process_time``), which other
@@ -45,8 +50,11 @@ GPU_NEED_ESTIMATE = (200.0, 350.0)
 def measure_loader(source: Any, *, workers: int, batch_size: int = 8, batches: int = 8,
                    hr_crop: int = 320, lq_patch: int = 72, scale: int = 4,
                    degradation: str = "bsrgan", isp: bool = True, seed: int = 0,
-                   prefetch_factor: int = 2) -> dict[str, Any]:
+                   prefetch_factor: int = 2, degrade_in_worker: bool = True) -> dict[str, Any]:
     """Pairs/s of the training loader over ``source`` (anything ``data.hr_dir`` accepts).
+
+    ``degrade_in_worker=False``: the loader of ``data.degradation_device: cpu|cuda``, which
+    ships uint8 HR crops and plans only (the degradation then runs on the device, not here).
 
     The first batch (worker start-up) is not timed. Returns ``workers``, ``pairs_per_s`` (wall
     clock), ``cpu_ms_per_pair`` (in-process runs only, else None), ``batch_size``,
@@ -59,7 +67,8 @@ def measure_loader(source: Any, *, workers: int, batch_size: int = 8, batches: i
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # images smaller than the crop are listed elsewhere
         dataset = BlindSRDataset(source, scale=scale, hr_crop=hr_crop, lq_patch=lq_patch,
-                                 degradation=degradation, isp=isp, seed=seed, hq_uint8=True)
+                                 degradation=degradation, isp=isp, seed=seed, hq_uint8=True,
+                                 degrade_in_worker=degrade_in_worker)
     threads = torch.get_num_threads()
     if workers == 0:
         torch.set_num_threads(1)  # as in a worker process (dataset.worker_init)
@@ -201,6 +210,18 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         if workers == 0:
             cpu = "  ".join(f"{n} {row[n]['cpu_ms_per_pair']:.1f}" for n in variants)
             print(f"           CPU ms per pair (in-process, robust to other load): {cpu}")
+    w = max_workers
+    only: dict[str, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for name, source in variants.items():
+            r = measure_loader(source, workers=w, batches=batches, degrade_in_worker=False)
+            if name not in only or r["pairs_per_s"] > only[name]["pairs_per_s"]:
+                only[name] = r
+    line = "  ".join(f"{name} {only[name]['pairs_per_s']:6.1f}" for name in variants)
+    print(f"loader only (data.degradation_device: the degradation runs on the device), workers "
+          f"{w}: pairs/s {line}  | prepared / full: "
+          f"{only['prepared']['pairs_per_s'] / only['full_png']['pairs_per_s']:.2f}x (PNG), "
+          f"{only['prepared']['pairs_per_s'] / only['full_jpeg']['pairs_per_s']:.2f}x (JPEG)")
     decode = decode_crop_ms(photos, full_png)
     print("decode + 320 px crop, CPU ms (old: whole image to float32 first; new: uint8 crop, "
           "then float): " + "  ".join(f"{k} {v:.1f}" for k, v in decode.items()))
@@ -212,7 +233,6 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
           " pairs/s (from the CPU time above), so "
           + ", ".join(f"{n} ~{high / v:.0f}" for n, v in per_core.items())
           + f" worker cores for {high:.0f} pairs/s")
-    w = max_workers
     summary = {
         "workers": w,
         "pairs_per_s_full": results["full_png"][w]["pairs_per_s"],
@@ -223,6 +243,11 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "speedup_prepared_vs_full_jpeg": (results["prepared"][w]["pairs_per_s"]
                                           / results["full_jpeg"][w]["pairs_per_s"]),
         "cpu_ms_per_pair_in_process": {n: results[n][0]["cpu_ms_per_pair"] for n in variants},
+        "loader_only_pairs_per_s": {n: only[n]["pairs_per_s"] for n in variants},
+        "loader_only_speedup_prepared_vs_full": (only["prepared"]["pairs_per_s"]
+                                                 / only["full_png"]["pairs_per_s"]),
+        "loader_only_speedup_prepared_vs_full_jpeg": (only["prepared"]["pairs_per_s"]
+                                                      / only["full_jpeg"]["pairs_per_s"]),
         "table": {n: {str(k): round(v["pairs_per_s"], 2) for k, v in results[n].items()}
                   for n in variants},
         "gpu_need_pairs_per_s": need,
