@@ -45,9 +45,9 @@ from bsrgan.evaluation.scoring import (
     MetricPlan,
     ScorePool,
     ScoreTask,
-    default_workers,
     plan_metrics,
 )
+from bsrgan.utils.cpus import usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                "device": device, "memory_budget": memory_budget}
     outcomes: dict[str, dict[str, Outcome]] = {}
     method_info: dict[str, dict] = {}
-    n_workers = default_workers() if workers is None else max(1, int(workers))
+    n_workers = usable_cpus() if workers is None else max(1, int(workers))
     with ScorePool(plan.options, n_workers, progress=progress) as pool:
         for method in specs:
             def submit(stem: str, path: Path, name: str = method.name) -> None:

@@ -18,15 +18,15 @@ reference images) use BT.601 Y and shave ``scale`` pixels per border, the usual 
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bsrgan.utils.cpus import usable_cpus
 
 _LUMA_METRICS = ("niqe", "nrqm", "pi")
 log = logging.getLogger(__name__)
@@ -245,14 +245,6 @@ def _score_in_worker(task: ScoreTask) -> ScoreResult:
     return _WORKER_SCORER(task)
 
 
-def default_workers() -> int:
-    """CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class ScorePool:
     """Scores images as they are submitted, in parallel, with one progress bar.
 
@@ -298,7 +290,7 @@ class ScorePool:
             return
         try:
             if self._executor is None:
-                threads = max(1, math.floor(default_workers() / self.workers))
+                threads = max(1, usable_cpus() // self.workers)
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker, initargs=(self.options, threads))
