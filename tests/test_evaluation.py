@@ -542,7 +542,8 @@ def counting_metrics(monkeypatch):
 @pytest.mark.parametrize("order", [("niqe", "nrqm", "pi"), ("pi", "niqe", "nrqm"),
                                    ("nrqm", "pi", "niqe"), ("pi",), ("pi", "nrqm")])
 def test_scorer_computes_each_component_once_per_image(order, counting_metrics, tmp_path: Path):
-    from bsrgan.evaluation.scoring import Scorer, ScoreTask, metric_options, perceptual_index
+    from bsrgan.evaluation.scoring import Scorer, ScoreTask, metric_options
+    from bsrgan.metrics import perceptual_index
 
     images = []
     for k in range(3):
@@ -568,6 +569,18 @@ def test_scorer_keeps_distinct_metric_options_apart(counting_metrics, tmp_path: 
     scorer = Scorer({"niqe": {"protocol": "matlab"}, "pi": {"protocol": "pirm"}})
     scorer(ScoreTask(("m", "a"), tmp_path / "a.png"))
     assert counting_metrics == {"niqe": 2, "nrqm": 1}  # matlab NIQE and PI's pirm NIQE differ
+
+
+def test_scorer_builds_pi_components_with_pi_options(counting_metrics, tmp_path: Path):
+    """PI's backend, model and device options reach the NIQE / NRQM it is computed from."""
+    from bsrgan.evaluation.scoring import Scorer
+
+    scorer = Scorer({"pi": {"protocol": "paper", "niqe_backend": "pyiqa", "nrqm_backend": "pyiqa",
+                            "nrqm_model_path": "m.mat", "device": "cpu"}})
+    settings = {metric.info.name: metric.settings for metric in scorer._instances.values()}
+    assert settings == {"niqe": {"protocol": "paper", "backend": "pyiqa"},
+                        "nrqm": {"protocol": "paper", "backend": "pyiqa", "model_path": "m.mat",
+                                 "device": "cpu"}}
 
 
 # ----------------------------------------------------------------------------- honest tables

@@ -131,18 +131,14 @@ class ScoreResult:
     width: int = 0
 
 
-def perceptual_index(niqe: float, nrqm: float) -> float:
-    """PIRM 2018 perceptual index, ((10 - NRQM) + NIQE) / 2 (lower is better)."""
-    return ((10.0 - nrqm) + niqe) / 2.0
-
-
 def _component_options(name: str, kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The NIQE / NRQM options a PI with ``kwargs`` is made of (see ``PIMetric``)."""
+    """The NIQE / NRQM options a PI with ``kwargs`` is made of (as ``PIMetric`` passes them)."""
     if name != "pi":
         return {name: kwargs}
     shared = {k: kwargs[k] for k in ("protocol", "crop_border") if k in kwargs}
     niqe = dict(shared, backend=kwargs.get("niqe_backend"), model_path=kwargs.get("niqe_model_path"))
-    nrqm = dict(shared, model_path=kwargs.get("nrqm_model_path"))
+    nrqm = dict(shared, backend=kwargs.get("nrqm_backend"), model_path=kwargs.get("nrqm_model_path"),
+                device=kwargs.get("device"))
     return {"niqe": niqe, "nrqm": nrqm}
 
 
@@ -177,6 +173,7 @@ class Scorer:
 
     def __call__(self, task: ScoreTask) -> ScoreResult:
         from bsrgan.io import imread
+        from bsrgan.metrics import perceptual_index
 
         try:
             img = imread(task.sr)
