@@ -643,6 +643,11 @@ def test_cache_key_follows_code_version_device_and_tile(tiny_setup, tmp_path: Pa
 
     _, source = run()
     assert set(source) == {"cached"}
+    # options that plan the same tile give the same key: a larger budget, a fixed whole-image
+    # tile and an overlap (nothing to blend in a whole image) all still run 40x56 whole
+    for options in ({"memory_budget": 8 * 2**30}, {"tile": 0}, {"tile_overlap": 8}):
+        _, source = run(**options)
+        assert set(source) == {"cached"}, options
     # another tile plan is another key: rrdbnet_tiny needs 4 KiB per LR pixel (nf=16, sf=4,
     # fp32), so a 4 MiB budget cannot hold a 40x56 image and plans the minimum 64-px tile
     tiled, source = run(memory_budget=4096 * 32 * 32)
@@ -650,6 +655,10 @@ def test_cache_key_follows_code_version_device_and_tile(tiny_setup, tmp_path: Pa
     record = json.loads(tiled.paths["provenance"].read_text())
     nearest = next(m for m in record["methods"] if m["name"] == "nearest")
     assert nearest["tile_used"] == {s: 64 for s in STEMS}
+    _, source = run(tile=64)  # the same tile, fixed instead of planned: the same images
+    assert set(source) == {"cached"}
+    _, source = run(tile=64, tile_overlap=8)  # tiled, the overlap changes the blend
+    assert (source.loc["nearest"] == "generated").all() and (source.loc["bicubic"] == "cached").all()
 
     # older code is never reused silently: a new source hash or package version regenerates
     monkeypatch.setattr(generate, "source_sha256", lambda modules: "0" * 64)

@@ -4,11 +4,15 @@ A generator maps an LR image float32 (h, w, 3) in [0, 1] to its SR image float32
 (s*h, s*w, 3) in [0, 1]. For the cache key (:mod:`bsrgan.evaluation.cache`) it describes
 everything that changes its output:
 
-- ``fingerprint``: the method's settings (weights sha256, scale, tile option, overlap,
-  precision) and the code version: the package version, the sha256 of the source files that
-  compute the output (:data:`CODE_MODULES`) and, for models, the torch version;
+- ``fingerprint``: the method's settings that change every output (bicubic: scale; models:
+  weights sha256 and precision) and the code version: the package version, the sha256 of the
+  source files that compute the output (:data:`CODE_MODULES`) and, for models, the torch version;
 - ``run_settings(h, w)``: what one image actually runs with, the device and the tile planned
-  for its size (``0`` = whole image), passed back to ``__call__`` so the key and the run agree.
+  for its size (``0`` = whole image) and, only when tiled, the tile overlap; passed back to
+  ``__call__`` so the key and the run agree.
+
+The options that only choose a tile (``tile``, ``memory_budget``) are not keyed themselves:
+the tile they give is. Another budget that plans the same tile reuses the cached images.
 
 Model weights are hashed up front but the network is loaded only when a tile plan or an image
 needs it.
@@ -116,8 +120,7 @@ class ModelUpscaler:
         self.dtype = check_precision(precision, self.device)
         self._model = None
         self.fingerprint: dict[str, Any] = {
-            "kind": "model", "weights_sha256": self.weights_sha256, "tile": tile,
-            "tile_overlap": tile_overlap, "precision": precision, "memory_budget": memory_budget,
+            "kind": "model", "weights_sha256": self.weights_sha256, "precision": precision,
             "code": code_version("model"),
         }
 
@@ -142,14 +145,18 @@ class ModelUpscaler:
         return self.device.type
 
     def run_settings(self, height: int, width: int) -> dict[str, Any]:
-        """The device and the tile (``0`` = whole image) an ``height x width`` input runs with."""
+        """The device and the tile (``0`` = whole image) an ``height x width`` input runs with,
+        and the overlap of its tiles when there are any (a whole image has none to blend)."""
         from bsrgan.inference import plan_tile
 
         tile = self.tile
         if tile is None:
             tile = plan_tile(self.model, height, width, self.device, self.dtype,
                              budget=self.memory_budget)
-        return {"device": self.device_name(), "tile_used": int(tile)}
+        run = {"device": self.device_name(), "tile_used": int(tile)}
+        if tile:
+            run["tile_overlap"] = self.tile_overlap
+        return run
 
     def __call__(self, lr: np.ndarray, run: dict[str, Any] | None = None) -> np.ndarray:
         from bsrgan.inference import upscale
