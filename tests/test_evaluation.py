@@ -447,16 +447,20 @@ def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     argv = ["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--metrics", "niqe,pi",
             "-o", str(out), "--workers", "1", "--no-progress", "--figure-images", "coffee"]
-    for m in tiny_setup["methods"]:
+    bare = _save_model(tmp_path / "bare.pth")  # a SPEC without NAME=, by absolute path
+    for m in [*tiny_setup["methods"], f"model:{bare}"]:
         argv += ["--method", m]
     assert cli_main(argv) == 0
     printed = capsys.readouterr().out
     assert "| Method | n | NIQE ↓ | PI ↓ |" in printed and "| nearest | 3 |" in printed
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary["method"]) == ["bicubic", "ext", "nearest"]
+    assert list(summary["method"]) == ["bicubic", "ext", "nearest", "bare"]
     assert (out / "figure.png").stat().st_size > 10_000
     record = json.loads((out / "provenance.json").read_text())
     assert record["command"][:2] == ["bsrgan", "evaluate"] and str(tmp_path) not in json.dumps(record)
+    methods = [record["command"][i + 1] for i, w in enumerate(record["command"]) if w == "--method"]
+    assert methods == ["bicubic=bicubic", "ext=dir:external_sr", "nearest=model:nearest.pth",
+                       "model:bare.pth"]  # as typed, paths by name: the command can be rerun
     at = record["command"].index("--figure-images")  # recorded as typed, so it can be rerun
     assert record["command"][at + 1] == "coffee"
     assert cli_main(["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--method", "x=nope",

@@ -74,14 +74,6 @@ def method_label(spec: str) -> str:
     return method.name
 
 
-def _portable_spec(spec: str) -> str:
-    """The SPEC as evaluation tables record it (folders and files by name only)."""
-    method = parse_method(spec)
-    if method.kind in ("dir", "model") and ("/" in method.target or os.sep in method.target):
-        return f"{method.kind}:{Path(method.target).name}"
-    return method.spec
-
-
 def _base_protocol(text) -> str:
     """A dataset protocol without the "; subset of N image(s)" that subsets append."""
     return str(text).split("; subset of")[0]
@@ -235,7 +227,7 @@ def _reusable(earlier: pd.DataFrame | None, ds: EvalDataset, spec: str, protocol
     """stem -> earlier row that can stand for (spec, stem) here."""
     if earlier is None or earlier.empty:
         return {}
-    mine = earlier[(earlier["spec"] == _portable_spec(spec)) & earlier["status"].isin(["ok", "partial"])
+    mine = earlier[(earlier["spec"] == parse_method(spec).portable_spec) & earlier["status"].isin(["ok", "partial"])
                    & (earlier["protocol"].astype(str).str.split(" \\(").str[0] == protocol)
                    & (earlier["dataset_protocol"].map(_base_protocol) == _base_protocol(ds.protocol))]
     found = {}

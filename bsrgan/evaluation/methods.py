@@ -17,6 +17,7 @@ SPEC is one of
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -58,6 +59,14 @@ class MethodSpec:
     def spec(self) -> str:
         """The SPEC string this method was parsed from (``kind`` or ``kind:target``)."""
         return self.kind if not self.target else f"{self.kind}:{self.target}"
+
+    @property
+    def portable_spec(self) -> str:
+        """The SPEC without this machine's folders: a ``model:`` / ``dir:`` path by its last
+        component (``model:w.pth``), as tables, provenance and recorded commands give it."""
+        if self.kind in ("dir", "model") and ("/" in self.target or os.sep in self.target):
+            return f"{self.kind}:{Path(self.target).name}"
+        return self.spec
 
     @property
     def generates(self) -> bool:

@@ -318,7 +318,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
         for stem in stems:
             o = outcomes[method.name][stem]
             row: dict[str, Any] = {
-                "dataset": ds.name, "image": stem, "method": method.name, "spec": _portable_spec(method),
+                "dataset": ds.name, "image": stem, "method": method.name, "spec": method.portable_spec,
                 "status": o.status, "source": o.source, "sr_file": portable_path(o.path, out),
                 "sr_height": np.nan, "sr_width": np.nan, "scale": np.nan, "note": "",
             }
@@ -391,7 +391,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                             for im in ds.images],
                  "input_errors": input_errors,
                  "reference": None if reference is None else Path(reference).name},
-        methods=[{"name": m.name, "spec": _portable_spec(m), "kind": m.kind,
+        methods=[{"name": m.name, "spec": m.portable_spec, "kind": m.kind,
                   **method_info[m.name],
                   "outputs_sha256": _output_hashes(outcomes[m.name])} for m in specs],
         metrics={"requested": list(plan.names), "options": plan.options,
@@ -464,13 +464,6 @@ def _strip_roots(text: str, roots: dict[str, str]) -> str:
         if len(root) > 1:
             text = text.replace(root, roots[root])
     return text
-
-
-def _portable_spec(method: MethodSpec) -> str:
-    """The SPEC without machine paths (folder / file names only)."""
-    if method.kind in ("dir", "model") and (os.sep in method.target or "/" in method.target):
-        return f"{method.kind}:{Path(method.target).name}"
-    return method.spec
 
 
 def _output_hashes(outcomes: dict[str, Outcome]) -> dict[str, str]:
