@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from nearest_model import save_nearest_model
 
 from bsrgan.cli import main as cli_main
 from bsrgan.data import embedded_hr_images
@@ -38,7 +38,6 @@ from bsrgan.evaluation.scoring import parse_metric_names
 from bsrgan.evaluation.tables import markdown_table, summarise
 from bsrgan.io import imread, imwrite
 from bsrgan.metrics import create, metric_info
-from bsrgan.models import build_model
 
 LR_H, LR_W = 40, 56  # x4 -> 160 x 224: two whole 96-px NIQE blocks after the 4-px shave
 STEMS = ("astronaut", "coffee", "rocket")
@@ -60,25 +59,6 @@ def _make_lr_folder(folder: Path) -> dict[str, np.ndarray]:
     return images
 
 
-def _nearest_model(gain: float = 1.0) -> torch.nn.Module:
-    """rrdbnet_tiny with weights that make it ``gain`` x nearest-neighbour x4 upsampling."""
-    model = build_model("rrdbnet_tiny")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        for i in range(3):
-            model.conv_first.weight[i, i, 1, 1] = 1.0
-            model.conv_last.weight[i, i, 1, 1] = gain
-        for conv in (model.upconv1, model.upconv2, model.HRconv):
-            conv.weight[:, :, 1, 1] = torch.eye(conv.weight.shape[0])
-    return model
-
-
-def _save_model(path: Path, gain: float = 1.0) -> Path:
-    torch.save(_nearest_model(gain).state_dict(), path)
-    return path
-
-
 @pytest.fixture
 def tiny_setup(tmp_path: Path):
     """LR folder, a dir: method folder (bicubic made here, named <stem>_x4.png), weights file."""
@@ -87,7 +67,7 @@ def tiny_setup(tmp_path: Path):
     outside = tmp_path / "external_sr"
     for stem, lr in lrs.items():
         imwrite(outside / f"{stem}_x4.png", np.clip(imresize(lr, scale=4), 0, 1) * 0.9)
-    weights = _save_model(tmp_path / "nearest.pth")
+    weights = save_nearest_model(tmp_path / "nearest.pth")
     methods = ["bicubic=bicubic", f"ext=dir:{outside}", f"nearest=model:{weights}"]
     return {"lr_dir": lr_dir, "lrs": lrs, "ext": outside, "weights": weights, "methods": methods}
 
@@ -327,7 +307,7 @@ def test_cache_reuses_and_invalidates(tiny_setup, tmp_path: Path):
                       figure=False)
     assert set(second.per_image["source"]) == {"cached"} and sr_file.stat().st_mtime_ns == stamp
 
-    _save_model(tiny_setup["weights"], gain=0.5)  # new weights, same file name
+    save_nearest_model(tiny_setup["weights"], gain=0.5)  # new weights, same file name
     lr = tiny_setup["lrs"]["astronaut"]
     imwrite(tiny_setup["lr_dir"] / "astronaut.png", lr[::-1].copy())  # changed input
     third = evaluate(tiny_setup["lr_dir"], methods, "niqe", out, workers=1, progress=False,
@@ -447,7 +427,7 @@ def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     argv = ["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--metrics", "niqe,pi",
             "-o", str(out), "--workers", "1", "--no-progress", "--figure-images", "coffee"]
-    bare = _save_model(tmp_path / "bare.pth")  # a SPEC without NAME=, by absolute path
+    bare = save_nearest_model(tmp_path / "bare.pth")  # a SPEC without NAME=, by absolute path
     for m in [*tiny_setup["methods"], f"model:{bare}"]:
         argv += ["--method", m]
     assert cli_main(argv) == 0

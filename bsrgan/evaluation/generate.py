@@ -167,6 +167,19 @@ class ModelUpscaler:
         return np.clip(sr, 0.0, 1.0)
 
 
+def output_key(generator, input_sha256: str, height: int, width: int) -> tuple[str, dict[str, Any]]:
+    """(cache key, run settings) of ``generator``'s SR image of an ``height x width`` input with
+    this sha256: the key :class:`bsrgan.evaluation.cache.OutputCache` files the image under."""
+    from bsrgan.evaluation.cache import cache_key
+
+    run = generator.run_settings(height, width)
+    return cache_key(input_sha256, {**generator.fingerprint, **run}), run
+
+
+#: the options of :func:`make_generator` (``evaluate`` passes them through)
+GENERATOR_OPTIONS = ("scale", "tile", "tile_overlap", "precision", "device", "memory_budget")
+
+
 def make_generator(method: MethodSpec, *, scale: int = 4, tile: int | None = None,
                    tile_overlap: int = 32, precision: str = "fp32", device: str = "auto",
                    memory_budget: int | None = None):

@@ -32,7 +32,7 @@ import pandas as pd
 
 from bsrgan.assets.verify import sha256_file
 from bsrgan.evaluation import tables
-from bsrgan.evaluation.cache import OutputCache, cache_key
+from bsrgan.evaluation.cache import OutputCache
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
 from bsrgan.evaluation.methods import (
     MethodSpec,
@@ -176,7 +176,7 @@ def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str,
     An image is reused when its cache key matches: input sha256, the generator's fingerprint
     (settings, weights, code version) and the device and tile it would run with now.
     """
-    from bsrgan.evaluation.generate import make_generator
+    from bsrgan.evaluation.generate import make_generator, output_key
     from bsrgan.io import imread, imwrite
 
     generator = make_generator(method, **options)
@@ -189,8 +189,7 @@ def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str,
             continue
         target = cache.image_path(stem)
         try:
-            run = generator.run_settings(*lr_sizes[stem])
-            key = cache_key(input_sha[stem], {**generator.fingerprint, **run})
+            key, run = output_key(generator, input_sha[stem], *lr_sizes[stem])
             if cache.is_fresh(stem, key):
                 outcomes[stem] = Outcome("ok", "cached", target, run=run)
             else:

@@ -28,6 +28,14 @@ FAILURES = ("partial", "failed")
 NA = "n/a"
 
 
+def is_finite(value) -> bool:
+    """True for a finite number (a score); False for NaN, inf, None, text."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def per_image_frame(rows: list[dict], metric_names: tuple[str, ...]) -> pd.DataFrame:
     """Rows (one per method x image) -> DataFrame with every metric column present (NaN = none)."""
     frame = pd.DataFrame(rows)
