@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bsrgan.evaluation.tables import SCORED  # "partial": a metric failed, the image is fine
 from bsrgan.io import imread
 
-#: row statuses with an SR image to show ("partial": a metric failed, the image is fine)
-SCORED = ("ok", "partial")
 _FORMAT = {"niqe": "NIQE {:.2f}", "nrqm": "NRQM {:.2f}", "pi": "PI {:.2f}", "psnr": "PSNR {:.2f}",
            "ssim": "SSIM {:.3f}", "lpips": "LPIPS {:.3f}"}
 DEFAULT_CROP = 64
