@@ -492,6 +492,31 @@ def test_scoring_falls_back_to_this_process_when_the_pool_breaks(tmp_path: Path,
     assert "image" in results[3].errors and "gone.png" in results[3].errors["image"]
 
 
+def test_a_killed_scoring_process_loses_and_repeats_no_row(tmp_path: Path):
+    import os
+    import signal
+
+    from bsrgan.evaluation import scoring
+
+    rng = np.random.default_rng(5)
+    tasks = []
+    for k in range(6):
+        imwrite(tmp_path / f"{k}.png", rng.random((16, 8 + k, 3)))
+        tasks.append(scoring.ScoreTask(("m", str(k)), tmp_path / f"{k}.png"))
+    done = []
+    with scoring.ScorePool({}, workers=2, on_done=done.append) as pool:
+        for task in tasks:
+            pool.submit(task)
+        os.kill(next(iter(pool._executor._processes)), signal.SIGKILL)  # a real worker dies
+        results = pool.results()
+        counted = pool._bar.n
+    assert sorted(results) == sorted(t.key for t in tasks) and len(done) == len(tasks)
+    assert [results[t.key].width for t in tasks] == [8 + k for k in range(6)]
+    assert not any(r.errors for r in results.values())
+    assert counted == len(tasks)  # the progress bar counts each image once
+    assert pool._executor is None  # closed: no process left behind
+
+
 # ----------------------------------------------------------------------------- each metric once
 _CALLS: dict[str, int] = {}  # metric name -> calls of the counting stand-ins
 

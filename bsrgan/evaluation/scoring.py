@@ -297,7 +297,12 @@ class ScorePool:
             self._pending.append(task)
             return
         self._futures[future] = task
-        future.add_done_callback(lambda _f: self._bar.update(1))
+        future.add_done_callback(self._count_done)
+
+    def _count_done(self, future: Future) -> None:
+        """Progress for a task a worker finished; a broken pool's tasks count when rescored here."""
+        if not future.cancelled() and not isinstance(future.exception(), BrokenProcessPool):
+            self._bar.update(1)
 
     def results(self) -> dict[tuple[str, str], ScoreResult]:
         """Wait for every submitted task; ``(method, stem) -> ScoreResult``."""
