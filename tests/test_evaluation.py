@@ -618,6 +618,10 @@ def test_a_metric_failing_on_an_image_marks_the_row_counts_n_and_exits_1(
     ext_row = next(line for line in result.markdown.splitlines() if line.startswith("| ext |"))
     assert f"{summary.loc['ext', 'niqe_mean']:.3f} (n=1)" in ext_row  # n per metric, shown
     assert "ext: NIQE failed on 2 of 3 scored outputs (coffee, rocket)" in result.markdown
+    # PSNR of an output identical to its reference is +inf: a value, not a failure
+    assert "ext: PSNR failed" not in result.markdown
+    assert summary.loc["ext", "psnr_n"] == 3 and summary.loc["ext", "psnr_mean"] == np.inf
+    assert ext_row.endswith("| **inf** |")  # the best PSNR, shown as it is
 
     argv = ["evaluate", "--dataset", str(lr_dir), "--method", "bicubic", "--method",
             f"ext=dir:{ext}", "--metrics", "niqe", "-o", str(tmp_path / "cli"), "--workers", "1",

@@ -54,7 +54,7 @@ def score_caption(row: pd.Series | None, metric_names: tuple[str, ...], sep: str
     for name in metric_names:
         value = row.get(name, np.nan)
         label = _FORMAT.get(name, name.upper() + " {:.3f}")
-        parts.append(label.format(value) if np.isfinite(value) else f"{name.upper()} n/a")
+        parts.append(label.format(value) if not np.isnan(value) else f"{name.upper()} n/a")
     return sep.join(parts)
 
 
