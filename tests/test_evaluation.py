@@ -423,6 +423,18 @@ def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
                           default_registry().file("metrics/niqe_modelparameters.mat").sha256}
 
 
+def test_errors_name_cached_outputs_without_machine_paths(asset_env, tmp_path: Path):
+    reference = tmp_path / "hr"
+    imwrite(reference / "chip.png", np.zeros((8, 8, 3), np.float32))  # not the SR size
+    result = evaluate("realsrset", ["bsrgan=published:bsrgan"], "psnr", tmp_path / "r",
+                      images=["chip"], reference=reference, workers=1, progress=False,
+                      figure=False)
+    row = result.per_image.iloc[0]
+    assert row["status"] == "partial" and "psnr: " in row["error"]
+    assert "<cache>/realsrset-published/bsrgan/chip_BSRGAN.png" in row["error"]
+    assert str(tmp_path) not in result.paths["per_image"].read_text()
+
+
 def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     argv = ["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--metrics", "niqe,pi",

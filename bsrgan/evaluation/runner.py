@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -440,8 +441,19 @@ def _source_hashes(ds: EvalDataset, input_sha: dict[str, str]) -> dict[str, str 
 
 
 def _known_roots(ds: EvalDataset, specs: list[MethodSpec], out: Path, reference) -> dict[str, str]:
-    """Absolute folders that error messages may name -> short names for the results files."""
+    """Absolute folders that error messages may name -> short names for the results files
+    (the asset cache and mirrors, which hold fetched datasets and published outputs, too)."""
+    from bsrgan.assets import AssetSettings
+
     roots = {str(out.resolve()): ".", str(out): "."}
+    try:
+        settings = AssetSettings.from_env()
+    except ValueError:  # a malformed variable: nothing was fetched under it
+        settings = None
+    if settings is not None:
+        for folder, short in [(settings.home, "<cache>")] + [(m, "<mirror>") for m in settings.mirrors]:
+            roots[str(folder)] = short
+            roots[str(folder.resolve())] = short
     for image in ds.images:
         roots[str(image.source.parent)] = f"<{ds.source}>"
         roots[str(image.source.parent.resolve())] = f"<{ds.source}>"
@@ -458,10 +470,11 @@ def _known_roots(ds: EvalDataset, specs: list[MethodSpec], out: Path, reference)
 
 
 def _strip_roots(text: str, roots: dict[str, str]) -> str:
-    """Replace machine folders in ``text`` by short names (longest first)."""
+    """Replace machine folders in ``text`` by short names (longest first), whole folder names
+    only: ``<cache>/realsrset`` does not shorten ``<cache>/realsrset-published/...``."""
     for root in sorted(roots, key=len, reverse=True):
         if len(root) > 1:
-            text = text.replace(root, roots[root])
+            text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, r=root: roots[r], text)
     return text
 
 
