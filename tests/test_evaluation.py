@@ -215,6 +215,13 @@ def test_markdown_table_arrows_bold_and_na():
     assert lines[4] == "| c | 1 | 5.000 | n/a | 21.000 |"
 
 
+def test_text_table_escapes_pipes():
+    from bsrgan.evaluation.tables import text_table
+
+    assert text_table(["a", "b"], [["x|y", 3]]).splitlines() == [
+        "| a | b |", "|:--|:--|", "| x\\|y | 3 |"]
+
+
 def test_detail_window_finds_the_textured_patch():
     rng = np.random.default_rng(1)
     img = np.full((120, 200, 3), 0.5, np.float32)

@@ -276,11 +276,10 @@ class AvailabilityReport:
 
     def markdown(self) -> str:
         """The table as Markdown (``|`` in texts escaped)."""
-        lines = ["| item | status | detail | reason |", "|:--|:--|:--|:--|"]
-        for e in self.entries:
-            cells = [e.item, e.status, e.detail, e.reason]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        return "\n".join(lines)
+        from bsrgan.evaluation.tables import text_table
+
+        return text_table(["item", "status", "detail", "reason"],
+                          [[e.item, e.status, e.detail, e.reason] for e in self.entries])
 
 
 def check_availability(datasets: Iterable[str | os.PathLike[str]] = (),

@@ -124,6 +124,14 @@ def markdown_table(summary: pd.DataFrame, metric_names: tuple[str, ...], infos: 
     return "\n".join(lines)
 
 
+def text_table(columns: list[str], rows: list[list[str]]) -> str:
+    """A left-aligned Markdown table of text cells, ``|`` in a cell escaped."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + ":--|" * len(columns)]
+    for cells in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def short_reason(reason: str) -> str:
     """First sentence-like part of a (possibly multi-line) unavailability reason."""
     text = reason.split(" Details:")[0].splitlines()[0].strip()
