@@ -434,6 +434,22 @@ def test_git_blob_sha1_is_gits_object_id(tmp_path: Path) -> None:
     assert git_blob_sha1(tmp_path / "hello") == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
+def test_cached_sha256_hashes_each_file_version_once(tmp_path: Path, monkeypatch) -> None:
+    from bsrgan.assets import verify
+
+    reads: list[Path] = []
+    real = verify.sha256_file
+    monkeypatch.setattr(verify, "sha256_file", lambda p: reads.append(Path(p)) or real(p))
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"a" * 100)
+    first = verify.sha256_file_cached(path)
+    assert verify.sha256_file_cached(str(path)) == first == _sha(b"a" * 100)
+    assert len(reads) == 1  # the second call (same file, unchanged) was not read again
+    path.write_bytes(b"b" * 100)  # retrained in place: same size, new content
+    os.utime(path, ns=(1, 1))  # even with an old modification time (the change time moves)
+    assert verify.sha256_file_cached(path) == _sha(b"b" * 100) and len(reads) == 2
+
+
 def test_file_known_by_git_blob_sha1_is_verified_from_mirror_and_cache(tmp_path: Path) -> None:
     import warnings
 

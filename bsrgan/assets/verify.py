@@ -6,6 +6,7 @@ id is published (GitHub's tree API lists it for every file, sha256 it does not).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -25,6 +26,20 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_of(path: str, identity: tuple[int, ...]) -> str:
+    return sha256_file(Path(path))
+
+
+def sha256_file_cached(path: str | os.PathLike[str]) -> str:
+    """:func:`sha256_file`, read once per file version in this process (same inode, size,
+    modification and change times): for files that several steps hash (weights checked, then
+    loaded; inputs checked for reuse, then evaluated)."""
+    st = os.stat(path)
+    identity = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return _sha256_of(str(Path(path).resolve()), identity)
 
 
 def git_blob_sha1(path: Path) -> str:

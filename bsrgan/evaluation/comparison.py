@@ -256,7 +256,7 @@ def _same_output(rows: dict[str, pd.Series], spec: str, inputs: dict[str, Path],
         return rows
     if method.kind == "dir":
         return {}
-    from bsrgan.assets.verify import sha256_file
+    from bsrgan.assets.verify import sha256_file_cached
     from bsrgan.evaluation.cache import OutputCache
     from bsrgan.evaluation.generate import GENERATOR_OPTIONS, make_generator, output_key
 
@@ -270,7 +270,7 @@ def _same_output(rows: dict[str, pd.Series], spec: str, inputs: dict[str, Path],
         path = row["sr_path"]
         if path is None or stem not in inputs:
             continue
-        key, _ = output_key(generator, sha256_file(inputs[stem]), *sizes[stem])
+        key, _ = output_key(generator, sha256_file_cached(inputs[stem]), *sizes[stem])
         if OutputCache(path.parent).is_fresh(path.stem, key):
             kept[stem] = row
     return kept

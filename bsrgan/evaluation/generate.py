@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bsrgan.assets.verify import sha256_file
+from bsrgan.assets.verify import sha256_file_cached
 from bsrgan.evaluation.methods import MethodSpec
 
 #: modules whose source decides each generator's output (their sha256 is in the cache key)
@@ -113,7 +113,7 @@ class ModelUpscaler:
         from bsrgan.inference.device import check_precision, select_device
 
         self.weights = Path(weights)
-        self.weights_sha256 = sha256_file(self.weights)
+        self.weights_sha256 = sha256_file_cached(self.weights)
         self.tile, self.tile_overlap = tile, tile_overlap
         self.precision, self.memory_budget = precision, memory_budget
         self.device = select_device(device)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bsrgan.assets.verify import sha256_file
+from bsrgan.assets.verify import sha256_file, sha256_file_cached
 from bsrgan.evaluation import tables
 from bsrgan.evaluation.cache import OutputCache
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
@@ -292,7 +292,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     stems = ds.stems
 
     lr_files, lr_sizes, input_errors = prepare_inputs(ds, out / "lr")
-    input_sha = {s: sha256_file(p) for s, p in lr_files.items() if s not in input_errors}
+    input_sha = {s: sha256_file_cached(p) for s, p in lr_files.items() if s not in input_errors}
     refs: dict[str, Path | None] = {}
     if reference is not None:
         refs = {s: m.path for s, m in match_outputs(Path(reference), stems).items()}
