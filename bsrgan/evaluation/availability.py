@@ -31,7 +31,7 @@ from bsrgan.evaluation.methods import (
     MethodSpecError,
     match_outputs,
     parse_method,
-    published_asset,
+    published_files,
     published_methods,
     published_outputs,
 )
@@ -150,16 +150,12 @@ def check_method(method: str | MethodSpec, stems: Iterable[str] | None = None, *
         return Availability("method", spec.name, True, f"weights {weights.name}", spec=text,
                             files={weights.name: sha})
     if spec.kind == "published":
-        from bsrgan.assets import default_registry
-
         try:
-            asset_name, suffix = published_asset(spec.target, dataset)
+            published = published_files(spec.target, dataset)
         except MethodSpecError as err:
             return Availability("method", spec.name, False, reason=str(err), spec=text)
-        if stems is None:
-            asset = default_registry().asset(asset_name)
-            stems = [Path(f.relpath).stem.removesuffix(suffix) for f in asset.files]
-        found = published_outputs(spec.target, list(stems), dataset=dataset)
+        found = published_outputs(spec.target, list(published if stems is None else stems),
+                                  dataset=dataset)
         return _matched(spec, text, found, "published outputs")
     folder = Path(spec.target).expanduser()
     if stems is None:
