@@ -19,13 +19,17 @@ CHUNK_BYTES = 1 << 20
 SIDECAR_SUFFIX = ".sha256"
 
 
-def sha256_file(path: Path) -> str:
-    """Lowercase hex sha256 of the file at ``path``."""
-    digest = hashlib.sha256()
+def hash_file(digest, path: Path):
+    """Feed the bytes of ``path`` to the hashlib object ``digest`` (in CHUNK_BYTES reads); returns it."""
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest
+
+
+def sha256_file(path: Path) -> str:
+    """Lowercase hex sha256 of the file at ``path``."""
+    return hash_file(hashlib.sha256(), path).hexdigest()
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,11 +49,7 @@ def sha256_file_cached(path: str | os.PathLike[str]) -> str:
 def git_blob_sha1(path: Path) -> str:
     """Lowercase hex git blob SHA-1 of the file at ``path`` (what ``git hash-object`` prints)."""
     size = os.path.getsize(path)
-    digest = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_file(hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False), path).hexdigest()
 
 
 def content_mismatch(check: tuple[str, str] | None, path: Path,
