@@ -45,6 +45,7 @@ from bsrgan.evaluation.provenance import portable_path, provenance_record, write
 from bsrgan.evaluation.scoring import (
     MetricPlan,
     ScorePool,
+    ScoreResult,
     ScoreTask,
     plan_metrics,
 )
@@ -317,30 +318,11 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     for method in specs:
         for stem in stems:
             o = outcomes[method.name][stem]
-            row: dict[str, Any] = {
-                "dataset": ds.name, "image": stem, "method": method.name, "spec": method.portable_spec,
-                "status": o.status, "source": o.source, "sr_file": portable_path(o.path, out),
-                "sr_height": np.nan, "sr_width": np.nan, "scale": np.nan, "note": "",
-            }
-            errors = [o.error] if o.error else []
-            res = scores.get((method.name, stem))
-            if res is not None:
-                if "image" in res.errors:  # the SR file itself is unreadable
-                    row["status"] = "failed"
-                    errors.append(f"output: {res.errors['image']}")
-                else:
-                    if res.errors:  # a metric failed on this image: kept, marked, counted
-                        row["status"] = "partial"
-                    errors += [f"{k}: {v}" for k, v in res.errors.items()]
-                    row.update(res.values)
-                    row.update(sr_height=res.height, sr_width=res.width)
-                    lr_h, lr_w = lr_sizes.get(stem, (0, 0))
-                    if lr_w:
-                        row["scale"] = res.width / lr_w
-                        if (res.height, res.width) != (lr_h * round(row["scale"]), lr_w * round(row["scale"])):
-                            row["note"] = (f"SR {res.width}x{res.height} is not an integer multiple "
-                                           f"of LR {lr_w}x{lr_h}")
-            row["error"] = _strip_roots("; ".join(errors), roots)
+            row: dict[str, Any] = {"dataset": ds.name, "image": stem, "method": method.name,
+                                   "spec": method.portable_spec, "status": o.status,
+                                   "source": o.source, "sr_file": portable_path(o.path, out)}
+            row.update(_scored_fields(o, scores.get((method.name, stem)), lr_sizes.get(stem)))
+            row["error"] = _strip_roots(row["error"], roots)
             row["protocol"] = protocol_text
             row["dataset_protocol"] = ds.protocol
             rows.append(row)
@@ -411,6 +393,31 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     write_provenance(paths["provenance"], record)
     return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths,
                             usable, sr_paths)
+
+
+def _scored_fields(outcome: Outcome, result: ScoreResult | None,
+                   lr_size: tuple[int, int] | None) -> dict[str, Any]:
+    """A row's status, SR size, scale, note, scores and error text from where its SR image came
+    from (``outcome``) and how scoring went (``result``; None when nothing was scored)."""
+    fields: dict[str, Any] = {"status": outcome.status, "sr_height": np.nan, "sr_width": np.nan,
+                              "scale": np.nan, "note": ""}
+    errors = [outcome.error] if outcome.error else []
+    if result is not None and "image" in result.errors:  # the SR file itself is unreadable
+        fields["status"] = "failed"
+        errors.append(f"output: {result.errors['image']}")
+    elif result is not None:
+        if result.errors:  # a metric failed on this image: kept, marked, counted
+            fields["status"] = "partial"
+        errors += [f"{k}: {v}" for k, v in result.errors.items()]
+        fields.update(result.values, sr_height=result.height, sr_width=result.width)
+        lr_h, lr_w = lr_size or (0, 0)
+        if lr_w:
+            scale = fields["scale"] = result.width / lr_w
+            if (result.height, result.width) != (lr_h * round(scale), lr_w * round(scale)):
+                fields["note"] = (f"SR {result.width}x{result.height} is not an integer multiple "
+                                  f"of LR {lr_w}x{lr_h}")
+    fields["error"] = "; ".join(errors)
+    return fields
 
 
 def _draw_figure(path, lr_files, per_image, sr_paths, methods, metric_names, stems):
