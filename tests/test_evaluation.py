@@ -268,6 +268,8 @@ def test_evaluate_tiny_folder(tiny_setup, asset_env, tmp_path: Path):
               ("nearest", "astronaut"): niqe(out / "sr" / "nearest" / "astronaut.png"),
               ("ext", "rocket"): niqe(tiny_setup["ext"] / "rocket_x4.png")}
     csv = pd.read_csv(result.paths["per_image"])
+    # the metric columns in request order, also those n/a here (not appended after the rest)
+    assert list(csv.columns[-6:]) == ["niqe", "nrqm", "pi", "error", "protocol", "dataset_protocol"]
     for (method, stem), value in direct.items():
         row = csv[(csv["method"] == method) & (csv["image"] == stem)].iloc[0]
         assert row["niqe"] == pytest.approx(value, rel=1e-6)

@@ -37,13 +37,16 @@ def is_finite(value) -> bool:
 
 
 def per_image_frame(rows: list[dict], metric_names: tuple[str, ...]) -> pd.DataFrame:
-    """Rows (one per method x image) -> DataFrame with every metric column present (NaN = none)."""
+    """Rows (one per method x image) -> DataFrame with every metric column present (NaN = none),
+    the metrics in request order before ``error``, whichever of them had values."""
     frame = pd.DataFrame(rows)
     for name in metric_names:
         if name not in frame:
             frame[name] = np.nan
         frame[name] = frame[name].astype(float)
-    return frame
+    others = [c for c in frame.columns if c not in metric_names]
+    at = others.index("error") if "error" in others else len(others)
+    return frame[others[:at] + list(metric_names) + others[at:]]
 
 
 def common_images(per_image: pd.DataFrame, methods: list[str]) -> list[str]:
