@@ -400,6 +400,13 @@ def test_metrics_without_parameter_files_are_na(tiny_setup, tmp_path: Path, monk
     assert "| bicubic | 3 | n/a |" in result.markdown
 
 
+def test_no_more_scoring_processes_than_images(tiny_setup, tmp_path: Path):
+    result = evaluate(tiny_setup["lr_dir"], ["bicubic"], "niqe", tmp_path / "r", workers=8,
+                      images=["coffee"], progress=False, figure=False)
+    record = json.loads(result.paths["provenance"].read_text())
+    assert record["protocol"]["workers"] == 1  # one image: scored here, nothing spawned
+
+
 def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
     stems = ["chip", "comic1", "dog"]
     result = evaluate("realsrset", ["bsrgan=published:bsrgan", "esrgan=published:esrgan"], "niqe",

@@ -266,7 +266,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
             (Y, shave 4), ``"paper"`` (Y, no shave: the authors' README figure) or
             ``"live-rgb2gray"``.
         scale: upscaling factor of ``bicubic`` (models use their own).
-        workers: scoring processes (default: every usable core).
+        workers: scoring processes (default: every usable core; at most one per SR image).
         tile, tile_overlap, precision, device, memory_budget: inference of ``model:`` methods;
             ``tile=None`` plans each image's tile from ``memory_budget`` (bytes; default 2 GiB
             on the CPU): the whole image when it fits (:func:`bsrgan.inference.plan_tile`).
@@ -303,6 +303,8 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     outcomes: dict[str, dict[str, Outcome]] = {}
     method_info: dict[str, dict] = {}
     n_workers = usable_cpus() if workers is None else max(1, int(workers))
+    # no more processes than images to score, so each gets its share of the cores' threads
+    n_workers = min(n_workers, max(1, len(stems) * len(specs)))
     with ScorePool(plan.options, n_workers, progress=progress) as pool:
         for method in specs:
             def submit(stem: str, path: Path, name: str = method.name) -> None:
