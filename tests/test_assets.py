@@ -11,12 +11,12 @@ import hashlib
 import http.server
 import os
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_http import LocalServer, running_server, send_bytes, send_truncated
 
 from bsrgan.assets import (
     Asset,
@@ -108,71 +108,10 @@ def settings(tmp_path: Path, *mirrors: Path, offline: bool = True,
 
 # ------------------------------------------------------------------- local HTTP server
 
-Route = Callable[[http.server.BaseHTTPRequestHandler], None]
-
-
-class LocalServer:
-    """A real HTTP server on 127.0.0.1 whose routes are plain functions of the handler."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[str] = []
-        self.release = threading.Event()  # set at teardown: frees routes that stall
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                route = server.routes.get(self.path)
-                if route is None:
-                    self.send_error(404, "no such file")
-                else:
-                    route(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
-
-    def serve(self, rel: str, route: Route) -> None:
-        self.routes[f"/{rel}"] = route
-
-
-def send_bytes(data: bytes) -> Route:
-    def route(h: http.server.BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
-    return route
-
-
-def send_truncated(data: bytes, keep: int) -> Route:
-    """Announce the full length, send ``keep`` bytes, drop the connection."""
-    def route(h: http.server.BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data[:keep])
-        h.wfile.flush()
-        h.close_connection = True
-        h.connection.shutdown(socket.SHUT_RDWR)
-    return route
-
-
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
-    srv = LocalServer()
-    srv.thread.start()
-    try:
+    with running_server() as srv:
         yield srv
-    finally:
-        srv.release.set()
-        srv.httpd.shutdown()
-        srv.httpd.server_close()
 
 
 # ------------------------------------------------------------------- shipped registry
@@ -493,6 +432,22 @@ def test_git_blob_sha1_is_gits_object_id(tmp_path: Path) -> None:
     assert git_blob_sha1(path) == _git_sha1(BLOB)
     (tmp_path / "hello").write_bytes(b"hello\n")  # `git hash-object` of "hello\n"
     assert git_blob_sha1(tmp_path / "hello") == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+def test_cached_sha256_hashes_each_file_version_once(tmp_path: Path, monkeypatch) -> None:
+    from bsrgan.assets import verify
+
+    reads: list[Path] = []
+    real = verify.sha256_file
+    monkeypatch.setattr(verify, "sha256_file", lambda p: reads.append(Path(p)) or real(p))
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"a" * 100)
+    first = verify.sha256_file_cached(path)
+    assert verify.sha256_file_cached(str(path)) == first == _sha(b"a" * 100)
+    assert len(reads) == 1  # the second call (same file, unchanged) was not read again
+    path.write_bytes(b"b" * 100)  # retrained in place: same size, new content
+    os.utime(path, ns=(1, 1))  # even with an old modification time (the change time moves)
+    assert verify.sha256_file_cached(path) == _sha(b"b" * 100) and len(reads) == 2
 
 
 def test_file_known_by_git_blob_sha1_is_verified_from_mirror_and_cache(tmp_path: Path) -> None:

@@ -61,6 +61,15 @@ def test_panels_are_pixel_for_pixel_and_text_is_legible(tmp_path, drawn, scale):
     sizes = [t.get_fontsize() for t in fig.findobj(lambda o: hasattr(o, "get_fontsize"))
              if getattr(t, "get_text", lambda: "")()]
     assert sizes and min(sizes) >= MIN_FONT_PT
+    # the panels show the same region: the LR window and its SR pixels (rows y..y+side at x4)
+    from bsrgan.io import imread
+
+    y, x, w = figure_module.detail_window(imread(lr["a"]), 32)
+    assert (y, x) != (x, y)  # a window off the diagonal: swapped axes would show
+    np.testing.assert_array_equal(fig.axes[1].get_images()[0].get_array(),
+                                  imread(lr["a"])[y:y + w, x:x + w])
+    np.testing.assert_array_equal(fig.axes[2].get_images()[0].get_array(),
+                                  imread(sr["bicubic"]["a"])[4 * y:4 * (y + w), 4 * x:4 * (x + w)])
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[3].replace("\n", "").startswith("RealSR_JPEG_standin")  # broken at "_" if narrow
     assert "NIQE 3.14" in titles[2] and "PI n/a" in titles[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from nearest_model import save_nearest_model
 
 from bsrgan.evaluation import load_dataset
 from bsrgan.evaluation.comparison import (
@@ -17,6 +18,7 @@ from bsrgan.evaluation.comparison import (
     ours_vs_published,
 )
 from bsrgan.evaluation.plan import plan_comparison
+from bsrgan.io import imread, imwrite
 
 
 def test_method_labels_and_dataset_titles():
@@ -100,6 +102,40 @@ def test_rows_of_another_protocol_are_not_reused(chip_only, tmp_path: Path):
     none = compare_methods(ds, {"realsrset": {"bicubic": "bicubic"}}, "niqe", tmp_path / "c",
                            protocol="paper", reuse=tmp_path / "nothing-here", workers=1)
     assert none.reused == 0
+
+
+def test_generated_rows_are_reused_only_for_the_same_image(chip_only, tmp_path: Path):
+    """The SPEC names weights by file name: retrained weights under the same name, another
+    tile or a ``dir:`` folder whose content may have changed are scored again, not reused."""
+    ds = {"realsrset": chip_only["realsrset"]}
+    weights = save_nearest_model(tmp_path / "run" / "G.pth")
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    lr = imread(chip_only["realsrset"].images[0].source)
+    imwrite(folder / "chip.png", np.repeat(np.repeat(lr, 4, 0), 4, 1))  # x4, scored by NIQE
+    methods = {"realsrset": {"ours": f"model:{weights}", "mine": f"dir:{folder}"}}
+    first = compare_methods(ds, methods, "niqe", tmp_path / "04", workers=1)
+    niqe = first.per_image.set_index("method")["niqe"]
+    assert set(first.per_image["status"]) == {"ok"}
+
+    same = compare_methods(ds, methods, "niqe", tmp_path / "05a", reuse=tmp_path / "04",
+                           workers=1)
+    rows = same.per_image.set_index("method")
+    assert rows.loc["ours", "reused_from"] == "04" and rows.loc["mine", "reused_from"] == ""
+    # the reused row points at the earlier run's image, relative to this run's dataset folder
+    assert rows.loc["ours", "sr_file"] == "../../04/realsrset/sr/ours/chip.png"
+    assert (tmp_path / "05a" / "realsrset" / rows.loc["ours", "sr_file"]).is_file()
+
+    tiled = compare_methods(ds, methods, "niqe", tmp_path / "05b", reuse=tmp_path / "04",
+                            workers=1, tile=64)  # another tile: another image
+    assert tiled.reused == 0
+
+    save_nearest_model(weights, gain=0.5)  # retrained: same file name, other weights
+    later = compare_methods(ds, methods, "niqe", tmp_path / "05c", reuse=tmp_path / "04",
+                            workers=1)
+    rows = later.per_image.set_index("method")
+    assert later.reused == 0 and rows.loc["ours", "source"] == "generated"
+    assert rows.loc["ours", "niqe"] != pytest.approx(niqe["ours"], abs=1e-3)
 
 
 def test_plan_says_what_runs_on_which_dataset_and_why_not(asset_env):

@@ -32,6 +32,11 @@ def test_published_outputs_are_looked_up_per_dataset():
     with pytest.raises(MethodSpecError, match="dped-iphone: none"):
         published_asset("bsrgan", "dped-iphone")
     assert parse_method("published:bsrgan").target == "bsrgan"
+    from bsrgan.evaluation import published_files
+
+    assert list(published_files("bsrgan", "dped-readme")) == STEMS
+    assert published_files("bsrgan", "dped-readme")["00080"].relpath.endswith("00080_BSRGAN.png")
+    assert len(published_files("esrgan", "realsrset")) == 20  # all 20 registered
 
 
 def test_dataset_resolves_from_the_mirror(asset_env):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from nearest_model import save_nearest_model
 
 from bsrgan.cli import main as cli_main
 from bsrgan.data import embedded_hr_images
@@ -38,7 +38,6 @@ from bsrgan.evaluation.scoring import parse_metric_names
 from bsrgan.evaluation.tables import markdown_table, summarise
 from bsrgan.io import imread, imwrite
 from bsrgan.metrics import create, metric_info
-from bsrgan.models import build_model
 
 LR_H, LR_W = 40, 56  # x4 -> 160 x 224: two whole 96-px NIQE blocks after the 4-px shave
 STEMS = ("astronaut", "coffee", "rocket")
@@ -60,25 +59,6 @@ def _make_lr_folder(folder: Path) -> dict[str, np.ndarray]:
     return images
 
 
-def _nearest_model(gain: float = 1.0) -> torch.nn.Module:
-    """rrdbnet_tiny with weights that make it ``gain`` x nearest-neighbour x4 upsampling."""
-    model = build_model("rrdbnet_tiny")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        for i in range(3):
-            model.conv_first.weight[i, i, 1, 1] = 1.0
-            model.conv_last.weight[i, i, 1, 1] = gain
-        for conv in (model.upconv1, model.upconv2, model.HRconv):
-            conv.weight[:, :, 1, 1] = torch.eye(conv.weight.shape[0])
-    return model
-
-
-def _save_model(path: Path, gain: float = 1.0) -> Path:
-    torch.save(_nearest_model(gain).state_dict(), path)
-    return path
-
-
 @pytest.fixture
 def tiny_setup(tmp_path: Path):
     """LR folder, a dir: method folder (bicubic made here, named <stem>_x4.png), weights file."""
@@ -87,7 +67,7 @@ def tiny_setup(tmp_path: Path):
     outside = tmp_path / "external_sr"
     for stem, lr in lrs.items():
         imwrite(outside / f"{stem}_x4.png", np.clip(imresize(lr, scale=4), 0, 1) * 0.9)
-    weights = _save_model(tmp_path / "nearest.pth")
+    weights = save_nearest_model(tmp_path / "nearest.pth")
     methods = ["bicubic=bicubic", f"ext=dir:{outside}", f"nearest=model:{weights}"]
     return {"lr_dir": lr_dir, "lrs": lrs, "ext": outside, "weights": weights, "methods": methods}
 
@@ -235,6 +215,13 @@ def test_markdown_table_arrows_bold_and_na():
     assert lines[4] == "| c | 1 | 5.000 | n/a | 21.000 |"
 
 
+def test_text_table_escapes_pipes():
+    from bsrgan.evaluation.tables import text_table
+
+    assert text_table(["a", "b"], [["x|y", 3]]).splitlines() == [
+        "| a | b |", "|:--|:--|", "| x\\|y | 3 |"]
+
+
 def test_detail_window_finds_the_textured_patch():
     rng = np.random.default_rng(1)
     img = np.full((120, 200, 3), 0.5, np.float32)
@@ -281,6 +268,8 @@ def test_evaluate_tiny_folder(tiny_setup, asset_env, tmp_path: Path):
               ("nearest", "astronaut"): niqe(out / "sr" / "nearest" / "astronaut.png"),
               ("ext", "rocket"): niqe(tiny_setup["ext"] / "rocket_x4.png")}
     csv = pd.read_csv(result.paths["per_image"])
+    # the metric columns in request order, also those n/a here (not appended after the rest)
+    assert list(csv.columns[-6:]) == ["niqe", "nrqm", "pi", "error", "protocol", "dataset_protocol"]
     for (method, stem), value in direct.items():
         row = csv[(csv["method"] == method) & (csv["image"] == stem)].iloc[0]
         assert row["niqe"] == pytest.approx(value, rel=1e-6)
@@ -327,7 +316,7 @@ def test_cache_reuses_and_invalidates(tiny_setup, tmp_path: Path):
                       figure=False)
     assert set(second.per_image["source"]) == {"cached"} and sr_file.stat().st_mtime_ns == stamp
 
-    _save_model(tiny_setup["weights"], gain=0.5)  # new weights, same file name
+    save_nearest_model(tiny_setup["weights"], gain=0.5)  # new weights, same file name
     lr = tiny_setup["lrs"]["astronaut"]
     imwrite(tiny_setup["lr_dir"] / "astronaut.png", lr[::-1].copy())  # changed input
     third = evaluate(tiny_setup["lr_dir"], methods, "niqe", out, workers=1, progress=False,
@@ -411,6 +400,13 @@ def test_metrics_without_parameter_files_are_na(tiny_setup, tmp_path: Path, monk
     assert "| bicubic | 3 | n/a |" in result.markdown
 
 
+def test_no_more_scoring_processes_than_images(tiny_setup, tmp_path: Path):
+    result = evaluate(tiny_setup["lr_dir"], ["bicubic"], "niqe", tmp_path / "r", workers=8,
+                      images=["coffee"], progress=False, figure=False)
+    record = json.loads(result.paths["provenance"].read_text())
+    assert record["protocol"]["workers"] == 1  # one image: scored here, nothing spawned
+
+
 def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
     stems = ["chip", "comic1", "dog"]
     result = evaluate("realsrset", ["bsrgan=published:bsrgan", "esrgan=published:esrgan"], "niqe",
@@ -443,20 +439,36 @@ def test_published_outputs_on_realsrset(asset_env, tmp_path: Path):
                           default_registry().file("metrics/niqe_modelparameters.mat").sha256}
 
 
+def test_errors_name_cached_outputs_without_machine_paths(asset_env, tmp_path: Path):
+    reference = tmp_path / "hr"
+    imwrite(reference / "chip.png", np.zeros((8, 8, 3), np.float32))  # not the SR size
+    result = evaluate("realsrset", ["bsrgan=published:bsrgan"], "psnr", tmp_path / "r",
+                      images=["chip"], reference=reference, workers=1, progress=False,
+                      figure=False)
+    row = result.per_image.iloc[0]
+    assert row["status"] == "partial" and "psnr: " in row["error"]
+    assert "<cache>/realsrset-published/bsrgan/chip_BSRGAN.png" in row["error"]
+    assert str(tmp_path) not in result.paths["per_image"].read_text()
+
+
 def test_cli_end_to_end(tiny_setup, asset_env, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     argv = ["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--metrics", "niqe,pi",
             "-o", str(out), "--workers", "1", "--no-progress", "--figure-images", "coffee"]
-    for m in tiny_setup["methods"]:
+    bare = save_nearest_model(tmp_path / "bare.pth")  # a SPEC without NAME=, by absolute path
+    for m in [*tiny_setup["methods"], f"model:{bare}"]:
         argv += ["--method", m]
     assert cli_main(argv) == 0
     printed = capsys.readouterr().out
     assert "| Method | n | NIQE ↓ | PI ↓ |" in printed and "| nearest | 3 |" in printed
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary["method"]) == ["bicubic", "ext", "nearest"]
+    assert list(summary["method"]) == ["bicubic", "ext", "nearest", "bare"]
     assert (out / "figure.png").stat().st_size > 10_000
     record = json.loads((out / "provenance.json").read_text())
     assert record["command"][:2] == ["bsrgan", "evaluate"] and str(tmp_path) not in json.dumps(record)
+    methods = [record["command"][i + 1] for i, w in enumerate(record["command"]) if w == "--method"]
+    assert methods == ["bicubic=bicubic", "ext=dir:external_sr", "nearest=model:nearest.pth",
+                       "model:bare.pth"]  # as typed, paths by name: the command can be rerun
     at = record["command"].index("--figure-images")  # recorded as typed, so it can be rerun
     assert record["command"][at + 1] == "coffee"
     assert cli_main(["evaluate", "--dataset", str(tiny_setup["lr_dir"]), "--method", "x=nope",
@@ -508,6 +520,31 @@ def test_scoring_falls_back_to_this_process_when_the_pool_breaks(tmp_path: Path,
     assert "image" in results[3].errors and "gone.png" in results[3].errors["image"]
 
 
+def test_a_killed_scoring_process_loses_and_repeats_no_row(tmp_path: Path):
+    import os
+    import signal
+
+    from bsrgan.evaluation import scoring
+
+    rng = np.random.default_rng(5)
+    tasks = []
+    for k in range(6):
+        imwrite(tmp_path / f"{k}.png", rng.random((16, 8 + k, 3)))
+        tasks.append(scoring.ScoreTask(("m", str(k)), tmp_path / f"{k}.png"))
+    done = []
+    with scoring.ScorePool({}, workers=2, on_done=done.append) as pool:
+        for task in tasks:
+            pool.submit(task)
+        os.kill(next(iter(pool._executor._processes)), signal.SIGKILL)  # a real worker dies
+        results = pool.results()
+        counted = pool._bar.n
+    assert sorted(results) == sorted(t.key for t in tasks) and len(done) == len(tasks)
+    assert [results[t.key].width for t in tasks] == [8 + k for k in range(6)]
+    assert not any(r.errors for r in results.values())
+    assert counted == len(tasks)  # the progress bar counts each image once
+    assert pool._executor is None  # closed: no process left behind
+
+
 # ----------------------------------------------------------------------------- each metric once
 _CALLS: dict[str, int] = {}  # metric name -> calls of the counting stand-ins
 
@@ -542,7 +579,8 @@ def counting_metrics(monkeypatch):
 @pytest.mark.parametrize("order", [("niqe", "nrqm", "pi"), ("pi", "niqe", "nrqm"),
                                    ("nrqm", "pi", "niqe"), ("pi",), ("pi", "nrqm")])
 def test_scorer_computes_each_component_once_per_image(order, counting_metrics, tmp_path: Path):
-    from bsrgan.evaluation.scoring import Scorer, ScoreTask, metric_options, perceptual_index
+    from bsrgan.evaluation.scoring import Scorer, ScoreTask, metric_options
+    from bsrgan.metrics import perceptual_index
 
     images = []
     for k in range(3):
@@ -568,6 +606,18 @@ def test_scorer_keeps_distinct_metric_options_apart(counting_metrics, tmp_path: 
     scorer = Scorer({"niqe": {"protocol": "matlab"}, "pi": {"protocol": "pirm"}})
     scorer(ScoreTask(("m", "a"), tmp_path / "a.png"))
     assert counting_metrics == {"niqe": 2, "nrqm": 1}  # matlab NIQE and PI's pirm NIQE differ
+
+
+def test_scorer_builds_pi_components_with_pi_options(counting_metrics, tmp_path: Path):
+    """PI's backend, model and device options reach the NIQE / NRQM it is computed from."""
+    from bsrgan.evaluation.scoring import Scorer
+
+    scorer = Scorer({"pi": {"protocol": "paper", "niqe_backend": "pyiqa", "nrqm_backend": "pyiqa",
+                            "nrqm_model_path": "m.mat", "device": "cpu"}})
+    settings = {metric.info.name: metric.settings for metric in scorer._instances.values()}
+    assert settings == {"niqe": {"protocol": "paper", "backend": "pyiqa"},
+                        "nrqm": {"protocol": "paper", "backend": "pyiqa", "model_path": "m.mat",
+                                 "device": "cpu"}}
 
 
 # ----------------------------------------------------------------------------- honest tables
@@ -596,6 +646,10 @@ def test_a_metric_failing_on_an_image_marks_the_row_counts_n_and_exits_1(
     ext_row = next(line for line in result.markdown.splitlines() if line.startswith("| ext |"))
     assert f"{summary.loc['ext', 'niqe_mean']:.3f} (n=1)" in ext_row  # n per metric, shown
     assert "ext: NIQE failed on 2 of 3 scored outputs (coffee, rocket)" in result.markdown
+    # PSNR of an output identical to its reference is +inf: a value, not a failure
+    assert "ext: PSNR failed" not in result.markdown
+    assert summary.loc["ext", "psnr_n"] == 3 and summary.loc["ext", "psnr_mean"] == np.inf
+    assert ext_row.endswith("| **inf** |")  # the best PSNR, shown as it is
 
     argv = ["evaluate", "--dataset", str(lr_dir), "--method", "bicubic", "--method",
             f"ext=dir:{ext}", "--metrics", "niqe", "-o", str(tmp_path / "cli"), "--workers", "1",
@@ -630,6 +684,11 @@ def test_cache_key_follows_code_version_device_and_tile(tiny_setup, tmp_path: Pa
 
     _, source = run()
     assert set(source) == {"cached"}
+    # options that plan the same tile give the same key: a larger budget, a fixed whole-image
+    # tile and an overlap (nothing to blend in a whole image) all still run 40x56 whole
+    for options in ({"memory_budget": 8 * 2**30}, {"tile": 0}, {"tile_overlap": 8}):
+        _, source = run(**options)
+        assert set(source) == {"cached"}, options
     # another tile plan is another key: rrdbnet_tiny needs 4 KiB per LR pixel (nf=16, sf=4,
     # fp32), so a 4 MiB budget cannot hold a 40x56 image and plans the minimum 64-px tile
     tiled, source = run(memory_budget=4096 * 32 * 32)
@@ -637,6 +696,10 @@ def test_cache_key_follows_code_version_device_and_tile(tiny_setup, tmp_path: Pa
     record = json.loads(tiled.paths["provenance"].read_text())
     nearest = next(m for m in record["methods"] if m["name"] == "nearest")
     assert nearest["tile_used"] == {s: 64 for s in STEMS}
+    _, source = run(tile=64)  # the same tile, fixed instead of planned: the same images
+    assert set(source) == {"cached"}
+    _, source = run(tile=64, tile_overlap=8)  # tiled, the overlap changes the blend
+    assert (source.loc["nearest"] == "generated").all() and (source.loc["bicubic"] == "cached").all()
 
     # older code is never reused silently: a new source hash or package version regenerates
     monkeypatch.setattr(generate, "source_sha256", lambda modules: "0" * 64)

@@ -337,19 +337,23 @@ def test_nrqm_input_errors(model_path: Path, tmp_path: Path) -> None:
     with pytest.warns(UserWarning):
         metric = create("nrqm", model_path=model_path, protocol="pirm", device="cpu")
     small = MIN_SIZE + 8 - 1  # one row short after the 4-px shave
-    with pytest.raises(ValueError, match=rf"nrqm needs at least {MIN_SIZE}x{MIN_SIZE}.*got {small}x200 px"):
+    with pytest.raises(ValueError, match=rf"NRQM needs at least {MIN_SIZE}x{MIN_SIZE} pixels, got "
+                                         rf"{small - 8}x192 \(.* shaving 4 px .* {small}x200 px"):
         metric(np.zeros((small, 200, 3), np.float32))
     rng = np.random.default_rng(7)
     for height, width in ((MIN_SIZE, 400), (84, 84)):  # smallest accepted sizes after the shave
         assert np.isfinite(metric(rng.random((height + 8, width + 8, 3)).astype(np.float32)))
     # 83 x 83: 16 blocks of 5 x 5 in the smallest pyramid level, not the 25 the SVD features take
     # (it used to fail deep in the forest: "expected features of shape (B, 75), got (1, 66)")
-    with pytest.raises(ValueError, match=r"NRQM needs 25 blocks .* a 83x83 image has 16 there"):
-        metric(rng.random((83 + 8, 83 + 8, 3)).astype(np.float32))
-    assert size_problem(60, 163) and not size_problem(60, 164)  # 24 and 27 blocks
-    flat = tmp_path / "flat.png"
     import cv2
 
+    too_few_blocks = tmp_path / "too_few_blocks.png"  # the message names the image file
+    cv2.imwrite(str(too_few_blocks), (rng.random((83 + 8, 83 + 8, 3)) * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"too_few_blocks.png: NRQM needs 25 blocks .* a 83x83 "
+                                         r"image has 16 there"):
+        metric(too_few_blocks)
+    assert size_problem(60, 163) and not size_problem(60, 164)  # 24 and 27 blocks
+    flat = tmp_path / "flat.png"
     cv2.imwrite(str(flat), np.full((100, 100, 3), 120, np.uint8))
     with pytest.raises(ValueError, match="flat.png: NRQM is undefined"):
         metric(flat)

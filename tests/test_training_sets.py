@@ -6,19 +6,16 @@ No network: archives are served by a real ``http.server`` on 127.0.0.1 whose han
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import os
-import re
 import shutil
-import socket
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_http import LocalServer, RangedFile, running_server
 
 from bsrgan.assets import AssetError, AssetFile, AssetSettings, UnverifiedAssetWarning
 from bsrgan.assets.download import partial_path
@@ -43,65 +40,10 @@ def _payload(n: int, seed: int = 0) -> bytes:
     return bytes(out[:n])
 
 
-class RangeServer:
-    """Serves byte strings; honours ``Range: bytes=N-`` unless ``ignore_range``; can drop the
-    connection after ``cut`` bytes of the next response."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []
-        self.cut: int | None = None
-        self.ignore_range = False
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                rng = self.headers.get("Range")
-                server.requests.append((self.path, rng))
-                data = server.files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                match = re.fullmatch(r"bytes=(\d+)-", rng or "")
-                if match and not server.ignore_range:
-                    start = int(match.group(1))
-                    if start >= len(data):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if server.cut is not None:
-                    self.wfile.write(body[:server.cut])
-                    self.wfile.flush()
-                    server.cut = None
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-
 @pytest.fixture
-def server() -> Iterator[RangeServer]:
-    srv = RangeServer()
-    srv.thread.start()
-    try:
+def server() -> Iterator[LocalServer]:
+    with running_server() as srv:
         yield srv
-    finally:
-        srv.httpd.shutdown()
-        srv.httpd.server_close()
 
 
 def _settings(tmp_path: Path, *mirrors: Path, offline: bool = False) -> AssetSettings:
@@ -116,39 +58,39 @@ def _entry(url: str, data: bytes | None, *, known: bool = True) -> AssetFile:
 # ------------------------------------------------------------------- resumable download
 
 def test_interrupted_download_resumes_with_a_range_request(tmp_path: Path,
-                                                           server: RangeServer) -> None:
+                                                           server: LocalServer) -> None:
     data = _payload(3_000_000)  # several read chunks
-    server.files["/toy.bin"] = data
+    toy = server.serve("toy.bin", RangedFile(data))
     st = _settings(tmp_path)
     entry = _entry(f"{server.url}/toy.bin", data)
     target = st.home / entry.relpath
-    server.cut = 1_200_000
+    toy.cut = 1_200_000
     with pytest.raises(AssetError, match="bytes are kept in .*next attempt continues"):
         resolve_file(entry, settings=st, progress=False, resume=True)
     kept = partial_path(target).stat().st_size
     assert 0 < kept <= 1_200_000 and not target.exists()
     got = resolve_file(entry, settings=st, progress=False, resume=True)
     assert got == target and got.read_bytes() == data
-    assert server.requests == [("/toy.bin", None), ("/toy.bin", f"bytes={kept}-")]
+    assert server.requests == ["/toy.bin", "/toy.bin"] and toy.ranges == [None, f"bytes={kept}-"]
     assert not partial_path(target).exists()
 
 
-def test_server_ignoring_range_restarts_from_zero(tmp_path: Path, server: RangeServer) -> None:
+def test_server_ignoring_range_restarts_from_zero(tmp_path: Path, server: LocalServer) -> None:
     data = _payload(500_000, seed=1)
-    server.files["/toy.bin"] = data
-    server.ignore_range = True
+    toy = server.serve("toy.bin", RangedFile(data))
+    toy.ignore_range = True
     st = _settings(tmp_path)
     entry = _entry(f"{server.url}/toy.bin", data)
     target = st.home / entry.relpath
     target.parent.mkdir(parents=True)
     partial_path(target).write_bytes(data[:1000])  # left by an earlier attempt
     assert resolve_file(entry, settings=st, progress=False, resume=True).read_bytes() == data
-    assert server.requests == [("/toy.bin", "bytes=1000-")]
+    assert server.requests == ["/toy.bin"] and toy.ranges == ["bytes=1000-"]
 
 
-def test_complete_part_with_wrong_hash_is_removed(tmp_path: Path, server: RangeServer) -> None:
+def test_complete_part_with_wrong_hash_is_removed(tmp_path: Path, server: LocalServer) -> None:
     data = _payload(10_000, seed=2)
-    server.files["/toy.bin"] = b"x" * len(data)  # right size, wrong bytes
+    server.serve("toy.bin", RangedFile(b"x" * len(data)))  # right size, wrong bytes
     st = _settings(tmp_path)
     entry = _entry(f"{server.url}/toy.bin", data)
     with pytest.raises(AssetError, match="sha256 mismatch"):
@@ -158,9 +100,9 @@ def test_complete_part_with_wrong_hash_is_removed(tmp_path: Path, server: RangeS
 
 
 def test_part_holding_the_whole_file_is_finished_after_a_416(tmp_path: Path,
-                                                            server: RangeServer) -> None:
+                                                            server: LocalServer) -> None:
     data = _payload(20_000, seed=3)
-    server.files["/toy.bin"] = data
+    toy = server.serve("toy.bin", RangedFile(data))
     st = _settings(tmp_path)
     entry = _entry(f"{server.url}/toy.bin", data, known=False)  # size unknown: must ask
     target = st.home / entry.relpath
@@ -168,7 +110,7 @@ def test_part_holding_the_whole_file_is_finished_after_a_416(tmp_path: Path,
     partial_path(target).write_bytes(data)
     with pytest.warns(UnverifiedAssetWarning):
         assert resolve_file(entry, settings=st, progress=False, resume=True).read_bytes() == data
-    assert server.requests == [("/toy.bin", f"bytes={len(data)}-")]
+    assert server.requests == ["/toy.bin"] and toy.ranges == [f"bytes={len(data)}-"]
 
 
 # ------------------------------------------------------------------- sets and unpacking
@@ -201,10 +143,10 @@ def _toy_set(url: str | None, data: bytes, relname: str, *, sha: bool = True) ->
 
 
 def test_fetch_downloads_unpacks_the_hr_images_only_and_then_hits_the_cache(
-        tmp_path: Path, server: RangeServer) -> None:
+        tmp_path: Path, server: LocalServer) -> None:
     archive = _zip_bytes({"Toy/Toy_HR/0001.png": PNG, "Toy/Toy_HR/sub/0002.png": PNG[::-1],
                           "Toy/Toy_LR/0001x4.png": PNG, "Toy/readme.txt": b"hello"})
-    server.files["/toy.zip"] = archive
+    server.serve("toy.zip", RangedFile(archive))
     tset = _toy_set(f"{server.url}/toy.zip", archive, "toy.zip")
     st = _settings(tmp_path)
     folder = fetch_training_set(tset, settings=st, progress=False)

@@ -26,7 +26,7 @@ from bsrgan.assets import messages
 from bsrgan.assets.errors import AssetError
 from bsrgan.assets.registry import AssetFile
 from bsrgan.assets.settings import AssetSettings
-from bsrgan.assets.verify import CHUNK_BYTES, content_mismatch, stream_hashed
+from bsrgan.assets.verify import CHUNK_BYTES, content_mismatch, hash_file, stream_hashed
 from bsrgan.utils.atomic import atomic_path
 
 
@@ -178,10 +178,6 @@ def _continues_at(response: http.client.HTTPResponse, offset: int) -> bool:
 
 
 def _hash_prefix(path: Path, n_bytes: int) -> hashlib._Hash:
-    """sha256 state after the first ``n_bytes`` of ``path`` (the part already downloaded)."""
-    digest = hashlib.sha256()
-    if n_bytes:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
-                digest.update(chunk)
-    return digest
+    """sha256 state of the part already downloaded: all of ``path``, whose size is ``n_bytes``
+    (0: nothing kept, ``path`` may not exist)."""
+    return hash_file(hashlib.sha256(), path) if n_bytes else hashlib.sha256()

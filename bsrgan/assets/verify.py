@@ -6,6 +6,7 @@ id is published (GitHub's tree API lists it for every file, sha256 it does not).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -18,23 +19,37 @@ CHUNK_BYTES = 1 << 20
 SIDECAR_SUFFIX = ".sha256"
 
 
-def sha256_file(path: Path) -> str:
-    """Lowercase hex sha256 of the file at ``path``."""
-    digest = hashlib.sha256()
+def hash_file(digest, path: Path):
+    """Feed the bytes of ``path`` to the hashlib object ``digest`` (in CHUNK_BYTES reads); returns it."""
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest
+
+
+def sha256_file(path: Path) -> str:
+    """Lowercase hex sha256 of the file at ``path``."""
+    return hash_file(hashlib.sha256(), path).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_of(path: str, identity: tuple[int, ...]) -> str:
+    return sha256_file(Path(path))
+
+
+def sha256_file_cached(path: str | os.PathLike[str]) -> str:
+    """:func:`sha256_file`, read once per file version in this process (same inode, size,
+    modification and change times): for files that several steps hash (weights checked, then
+    loaded; inputs checked for reuse, then evaluated)."""
+    st = os.stat(path)
+    identity = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return _sha256_of(str(Path(path).resolve()), identity)
 
 
 def git_blob_sha1(path: Path) -> str:
     """Lowercase hex git blob SHA-1 of the file at ``path`` (what ``git hash-object`` prints)."""
     size = os.path.getsize(path)
-    digest = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_file(hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False), path).hexdigest()
 
 
 def content_mismatch(check: tuple[str, str] | None, path: Path,

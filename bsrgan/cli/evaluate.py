@@ -115,7 +115,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace) -> list[str]:
-    """The options as given, with paths reduced to their last component (no machine paths)."""
+    """The options as given, with paths reduced to their last component (no machine paths).
+
+    Raises MethodSpecError for a ``--method`` that cannot be parsed (a usage error).
+    """
+    from bsrgan.evaluation.methods import parse_method
+
     words = ["bsrgan", "evaluate"]
     for key, value in vars(args).items():
         if key in ("func", "command") or value is None or value is False:
@@ -126,11 +131,11 @@ def _command(args: argparse.Namespace) -> list[str]:
             value = "x".join(map(str, value))
         if key == "memory_budget":  # parsed to bytes; typed in GiB
             value = f"{value / 2**30:g}"
-        if key == "methods":
-            for m in value:
-                name, _, spec = m.partition("=")
-                kind, _, target = spec.partition(":")
-                words += ["--method", m if "/" not in target else f"{name}={kind}:{Path(target).name}"]
+        if key == "methods":  # as typed (NAME= only if given), model:/dir: paths by name
+            for text in value:
+                method = parse_method(text)
+                words += ["--method", (f"{method.name}=" if "=" in text else "")
+                          + method.portable_spec]
             continue
         if isinstance(value, list):  # --images / --figure-images, as typed: a,b,c
             value = ",".join(value)

@@ -41,6 +41,7 @@ from bsrgan.data.discovery import HRImage, discover_hr_images
 from bsrgan.data.manifest import MANIFEST_NAME, ManifestRow, read_manifest, write_manifest
 from bsrgan.io import IMAGE_EXTENSIONS
 from bsrgan.utils.atomic import atomic_write_bytes, atomic_write_text
+from bsrgan.utils.cpus import usable_cpus
 
 DEFAULT_CROP = 480
 DEFAULT_STEP = 240
@@ -354,7 +355,7 @@ def _run(tasks: list[_Task], workers: int | None, progress: bool):
     """Yield (state, rows) per task as they finish, in a process pool or in this process."""
     from tqdm.auto import tqdm
 
-    n = workers if workers is not None else _usable_cpus()
+    n = workers if workers is not None else usable_cpus()
     bar = tqdm(total=len(tasks), unit="img", desc="prepare", disable=not progress or not tasks)
     try:
         if n <= 1 or len(tasks) <= 1:
@@ -378,13 +379,6 @@ def _run(tasks: list[_Task], workers: int | None, progress: bool):
             pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _worker_init() -> None:

@@ -42,6 +42,7 @@ from bsrgan.evaluation.methods import (
     parse_method,
     parse_methods,
     published_asset,
+    published_files,
     published_methods,
     published_outputs,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "parse_methods",
     "plan_metrics",
     "published_asset",
+    "published_files",
     "published_methods",
     "published_outputs",
 ]

@@ -16,7 +16,6 @@ never says "n/a" for something ``evaluate`` would have computed:
 """
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,13 +24,14 @@ from typing import Any
 
 import pandas as pd
 
+from bsrgan.assets.verify import sha256_file_cached
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
 from bsrgan.evaluation.methods import (
     MethodSpec,
     MethodSpecError,
     match_outputs,
     parse_method,
-    published_asset,
+    published_files,
     published_methods,
     published_outputs,
 )
@@ -97,19 +97,6 @@ def error_reason(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-@functools.lru_cache(maxsize=64)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    from bsrgan.assets.verify import sha256_file
-
-    return sha256_file(Path(path))
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file, hashed once per (path, modification time, size) in this process."""
-    st = os.stat(path)
-    return _sha256(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
-
-
 def check_metric(name: str, options: dict[str, Any] | None = None, *, protocol: str = "pirm",
                  scale: int = 4, has_reference: bool = False) -> Availability:
     """Can metric ``name`` run here? Builds it as evaluation does (fetching its model files).
@@ -133,7 +120,7 @@ def check_metric(name: str, options: dict[str, Any] | None = None, *, protocol: 
     files = {}
     for key, value in sorted(metric.settings.items()):
         if key.endswith("_path") and value and Path(value).is_file():
-            files[Path(value).name] = file_sha256(value)
+            files[Path(value).name] = sha256_file_cached(value)
     return Availability("metric", name, True, detail=", ".join(files), files=files)
 
 
@@ -159,20 +146,16 @@ def check_method(method: str | MethodSpec, stems: Iterable[str] | None = None, *
             weights = resolve_weights(spec.target)
         except Exception as err:  # noqa: BLE001 - any failure to obtain the weights is the reason
             return Availability("method", spec.name, False, reason=error_reason(err), spec=text)
-        sha = file_sha256(weights)
+        sha = sha256_file_cached(weights)
         return Availability("method", spec.name, True, f"weights {weights.name}", spec=text,
                             files={weights.name: sha})
     if spec.kind == "published":
-        from bsrgan.assets import default_registry
-
         try:
-            asset_name, suffix = published_asset(spec.target, dataset)
+            published = published_files(spec.target, dataset)
         except MethodSpecError as err:
             return Availability("method", spec.name, False, reason=str(err), spec=text)
-        if stems is None:
-            asset = default_registry().asset(asset_name)
-            stems = [Path(f.relpath).stem.removesuffix(suffix) for f in asset.files]
-        found = published_outputs(spec.target, list(stems), dataset=dataset)
+        found = published_outputs(spec.target, list(published if stems is None else stems),
+                                  dataset=dataset)
         return _matched(spec, text, found, "published outputs")
     folder = Path(spec.target).expanduser()
     if stems is None:
@@ -276,11 +259,10 @@ class AvailabilityReport:
 
     def markdown(self) -> str:
         """The table as Markdown (``|`` in texts escaped)."""
-        lines = ["| item | status | detail | reason |", "|:--|:--|:--|:--|"]
-        for e in self.entries:
-            cells = [e.item, e.status, e.detail, e.reason]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        return "\n".join(lines)
+        from bsrgan.evaluation.tables import text_table
+
+        return text_table(["item", "status", "detail", "reason"],
+                          [[e.item, e.status, e.detail, e.reason] for e in self.entries])
 
 
 def check_availability(datasets: Iterable[str | os.PathLike[str]] = (),

@@ -2,8 +2,9 @@
 
 An SR image ``<folder>/<stem>.png`` is reused when its key file ``<folder>/.keys/<stem>.key``
 holds the key of the current request: sha256 over the LR input's bytes and the method's
-fingerprint (weights sha256, scale, tiling, precision...). Any change of input or weights gives a
-new key and the image is regenerated. The key is written after the image, so an interrupted run
+fingerprint (weights, precision, code version, device, the tile used...: see
+:mod:`bsrgan.evaluation.generate`). Any change of input or weights gives a new key and the image
+is regenerated. The key is written after the image, so an interrupted run
 never leaves a stale image that looks finished.
 """
 from __future__ import annotations

@@ -14,13 +14,15 @@ authors' published outputs. Also the names every table uses (:func:`method_label
 
 Reuse: with ``reuse=<folder of an earlier run>`` (notebook 04's OUTPUT_DIR, laid out as
 ``<dataset>/per_image.csv``), a (method, image) row is taken over instead of recomputed when it
-has the same SPEC, dataset inputs and metric protocol and a finite score for every metric we
-compute; everything else is evaluated here. Reused rows say where they come from (column
-``reused_from``) and carry the scores as that ``per_image.csv`` holds them (8 significant digits).
+has the same SPEC, dataset protocol and metric protocol, a finite score for every metric we
+compute, and the SR image this run would score: a published output (pinned by its hash), or a
+generated one whose cache key (input, weights, code version, device, tile) is this run's.
+``dir:`` rows are always scored again. Everything else is evaluated here. Reused rows say
+where they come from (column ``reused_from``; ``sr_file`` relative to this run's dataset folder)
+and carry the scores as that ``per_image.csv`` holds them (8 significant digits).
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,14 +74,6 @@ def method_label(spec: str) -> str:
     if method.kind == "model" and method.target in STAND_INS:
         return f"{STAND_INS[method.target]}_standin"
     return method.name
-
-
-def _portable_spec(spec: str) -> str:
-    """The SPEC as evaluation tables record it (folders and files by name only)."""
-    method = parse_method(spec)
-    if method.kind in ("dir", "model") and ("/" in method.target or os.sep in method.target):
-        return f"{method.kind}:{Path(method.target).name}"
-    return method.spec
 
 
 def _base_protocol(text) -> str:
@@ -232,25 +226,54 @@ def _resolve_sr(root: Path, row) -> Path | None:
 
 def _reusable(earlier: pd.DataFrame | None, ds: EvalDataset, spec: str, protocol: str,
               metrics: list[str]) -> dict[str, pd.Series]:
-    """stem -> earlier row that can stand for (spec, stem) here."""
+    """stem -> earlier row of (spec, stem) with this metric protocol and dataset protocol and a
+    finite score for every metric (candidates: :func:`_same_output` checks the SR image)."""
     if earlier is None or earlier.empty:
         return {}
-    mine = earlier[(earlier["spec"] == _portable_spec(spec)) & earlier["status"].isin(["ok", "partial"])
+    mine = earlier[(earlier["spec"] == parse_method(spec).portable_spec)
+                   & earlier["status"].isin(tables.SCORED)
                    & (earlier["protocol"].astype(str).str.split(" \\(").str[0] == protocol)
                    & (earlier["dataset_protocol"].map(_base_protocol) == _base_protocol(ds.protocol))]
     found = {}
     for _, row in mine.iterrows():
-        if row["image"] in ds.stems and all(
-                m in row and _finite(row[m]) for m in metrics):
+        if row["image"] in ds.stems and all(m in row and tables.is_finite(row[m]) for m in metrics):
             found[row["image"]] = row
     return found
 
 
-def _finite(value) -> bool:
+def _same_output(rows: dict[str, pd.Series], spec: str, inputs: dict[str, Path],
+                 sizes: dict[str, tuple[int, int]], options: dict) -> dict[str, pd.Series]:
+    """The candidate rows whose SR image is the one this run would score.
+
+    Published outputs are pinned by the registry's hashes: always. A generated image (bicubic,
+    ``model:``) only when the cache key filed beside it in the earlier run equals the key this
+    run computes (input bytes, weights, precision, code version, device, tile): the same SPEC
+    may name other weights under the same file name, or older code. ``dir:`` outputs never:
+    nothing records what that folder held.
+    """
+    method = parse_method(spec)
+    if method.kind == "published" or not rows:
+        return rows
+    if method.kind == "dir":
+        return {}
+    from bsrgan.assets.verify import sha256_file_cached
+    from bsrgan.evaluation.cache import OutputCache
+    from bsrgan.evaluation.generate import GENERATOR_OPTIONS, make_generator, output_key
+
     try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
+        generator = make_generator(method, **{k: v for k, v in options.items()
+                                              if k in GENERATOR_OPTIONS})
+    except Exception:  # noqa: BLE001 - cannot run here: evaluation reports why; nothing reused
+        return {}
+    kept = {}
+    for stem, row in rows.items():
+        path = row["sr_path"]
+        if path is None or stem not in inputs:
+            continue
+        key, _ = output_key(generator, sha256_file_cached(inputs[stem]), *sizes[stem])
+        if OutputCache(path.parent).is_fresh(path.stem, key):
+            kept[stem] = row
+    return kept
 
 
 def _run_dataset(ds, methods, metrics, plan, out, protocol, earlier, progress, options):
@@ -258,7 +281,11 @@ def _run_dataset(ds, methods, metrics, plan, out, protocol, earlier, progress, o
     from bsrgan.evaluation.runner import prepare_inputs
 
     stems = ds.stems
-    reused = {label: _reusable(earlier, ds, spec, protocol, plan.available)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs, sizes, errors = prepare_inputs(ds, out / "lr")
+    inputs = {s: p for s, p in inputs.items() if s not in errors}
+    reused = {label: _same_output(_reusable(earlier, ds, spec, protocol, plan.available), spec,
+                                  inputs, sizes, options)
               for label, spec in methods.items()}
     missing: dict[frozenset, dict[str, str]] = {}
     for label, spec in methods.items():
@@ -288,15 +315,14 @@ def _run_dataset(ds, methods, metrics, plan, out, protocol, earlier, progress, o
         for stem, row in found.items():
             row = row.copy()
             row["method"] = label
-            rows.append(row.drop(labels=["sr_path"]).to_frame().T)
             if row["sr_path"] is not None:
                 outputs[label][stem] = row["sr_path"]
+                if row["source"] != "published":  # the earlier run's file, from this folder
+                    row["sr_file"] = Path(os.path.relpath(row["sr_path"], out)).as_posix()
+            rows.append(row.drop(labels=["sr_path"]).to_frame().T)
     per_image = _ordered(pd.concat(rows, ignore_index=True), list(methods), stems,
                          plan.names) if rows else pd.DataFrame()
 
-    out.mkdir(parents=True, exist_ok=True)
-    inputs, _, errors = prepare_inputs(ds, out / "lr")
-    inputs = {s: p for s, p in inputs.items() if s not in errors}
     names = list(methods)
     summary = tables.summarise(per_image, names, plan.names) if names else pd.DataFrame()
     common = None

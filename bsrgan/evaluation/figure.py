@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bsrgan.evaluation.tables import SCORED  # "partial": a metric failed, the image is fine
 from bsrgan.io import imread
 
-#: row statuses with an SR image to show ("partial": a metric failed, the image is fine)
-SCORED = ("ok", "partial")
 _FORMAT = {"niqe": "NIQE {:.2f}", "nrqm": "NRQM {:.2f}", "pi": "PI {:.2f}", "psnr": "PSNR {:.2f}",
            "ssim": "SSIM {:.3f}", "lpips": "LPIPS {:.3f}"}
 DEFAULT_CROP = 64
@@ -55,7 +54,7 @@ def score_caption(row: pd.Series | None, metric_names: tuple[str, ...], sep: str
     for name in metric_names:
         value = row.get(name, np.nan)
         label = _FORMAT.get(name, name.upper() + " {:.3f}")
-        parts.append(label.format(value) if np.isfinite(value) else f"{name.upper()} n/a")
+        parts.append(label.format(value) if not np.isnan(value) else f"{name.upper()} n/a")
     return sep.join(parts)
 
 

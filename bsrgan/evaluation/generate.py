@@ -4,11 +4,15 @@ A generator maps an LR image float32 (h, w, 3) in [0, 1] to its SR image float32
 (s*h, s*w, 3) in [0, 1]. For the cache key (:mod:`bsrgan.evaluation.cache`) it describes
 everything that changes its output:
 
-- ``fingerprint``: the method's settings (weights sha256, scale, tile option, overlap,
-  precision) and the code version: the package version, the sha256 of the source files that
-  compute the output (:data:`CODE_MODULES`) and, for models, the torch version;
+- ``fingerprint``: the method's settings that change every output (bicubic: scale; models:
+  weights sha256 and precision) and the code version: the package version, the sha256 of the
+  source files that compute the output (:data:`CODE_MODULES`) and, for models, the torch version;
 - ``run_settings(h, w)``: what one image actually runs with, the device and the tile planned
-  for its size (``0`` = whole image), passed back to ``__call__`` so the key and the run agree.
+  for its size (``0`` = whole image) and, only when tiled, the tile overlap; passed back to
+  ``__call__`` so the key and the run agree.
+
+The options that only choose a tile (``tile``, ``memory_budget``) are not keyed themselves:
+the tile they give is. Another budget that plans the same tile reuses the cached images.
 
 Model weights are hashed up front but the network is loaded only when a tile plan or an image
 needs it.
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bsrgan.assets.verify import sha256_file
+from bsrgan.assets.verify import sha256_file_cached
 from bsrgan.evaluation.methods import MethodSpec
 
 #: modules whose source decides each generator's output (their sha256 is in the cache key)
@@ -109,15 +113,14 @@ class ModelUpscaler:
         from bsrgan.inference.device import check_precision, select_device
 
         self.weights = Path(weights)
-        self.weights_sha256 = sha256_file(self.weights)
+        self.weights_sha256 = sha256_file_cached(self.weights)
         self.tile, self.tile_overlap = tile, tile_overlap
         self.precision, self.memory_budget = precision, memory_budget
         self.device = select_device(device)
         self.dtype = check_precision(precision, self.device)
         self._model = None
         self.fingerprint: dict[str, Any] = {
-            "kind": "model", "weights_sha256": self.weights_sha256, "tile": tile,
-            "tile_overlap": tile_overlap, "precision": precision, "memory_budget": memory_budget,
+            "kind": "model", "weights_sha256": self.weights_sha256, "precision": precision,
             "code": code_version("model"),
         }
 
@@ -142,14 +145,18 @@ class ModelUpscaler:
         return self.device.type
 
     def run_settings(self, height: int, width: int) -> dict[str, Any]:
-        """The device and the tile (``0`` = whole image) an ``height x width`` input runs with."""
+        """The device and the tile (``0`` = whole image) an ``height x width`` input runs with,
+        and the overlap of its tiles when there are any (a whole image has none to blend)."""
         from bsrgan.inference import plan_tile
 
         tile = self.tile
         if tile is None:
             tile = plan_tile(self.model, height, width, self.device, self.dtype,
                              budget=self.memory_budget)
-        return {"device": self.device_name(), "tile_used": int(tile)}
+        run = {"device": self.device_name(), "tile_used": int(tile)}
+        if tile:
+            run["tile_overlap"] = self.tile_overlap
+        return run
 
     def __call__(self, lr: np.ndarray, run: dict[str, Any] | None = None) -> np.ndarray:
         from bsrgan.inference import upscale
@@ -158,6 +165,19 @@ class ModelUpscaler:
         sr = upscale(self.model, lr, tile=run["tile_used"], tile_overlap=self.tile_overlap,
                      precision=self.precision, device=self.device)
         return np.clip(sr, 0.0, 1.0)
+
+
+def output_key(generator, input_sha256: str, height: int, width: int) -> tuple[str, dict[str, Any]]:
+    """(cache key, run settings) of ``generator``'s SR image of an ``height x width`` input with
+    this sha256: the key :class:`bsrgan.evaluation.cache.OutputCache` files the image under."""
+    from bsrgan.evaluation.cache import cache_key
+
+    run = generator.run_settings(height, width)
+    return cache_key(input_sha256, {**generator.fingerprint, **run}), run
+
+
+#: the options of :func:`make_generator` (``evaluate`` passes them through)
+GENERATOR_OPTIONS = ("scale", "tile", "tile_overlap", "precision", "device", "memory_budget")
 
 
 def make_generator(method: MethodSpec, *, scale: int = 4, tile: int | None = None,

@@ -17,6 +17,7 @@ SPEC is one of
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -58,6 +59,14 @@ class MethodSpec:
     def spec(self) -> str:
         """The SPEC string this method was parsed from (``kind`` or ``kind:target``)."""
         return self.kind if not self.target else f"{self.kind}:{self.target}"
+
+    @property
+    def portable_spec(self) -> str:
+        """The SPEC without this machine's folders: a ``model:`` / ``dir:`` path by its last
+        component (``model:w.pth``), as tables, provenance and recorded commands give it."""
+        if self.kind in ("dir", "model") and ("/" in self.target or os.sep in self.target):
+            return f"{self.kind}:{Path(self.target).name}"
+        return self.spec
 
     @property
     def generates(self) -> bool:
@@ -192,6 +201,22 @@ def match_outputs(folder: Path, stems: list[str], suffix: str | None = None) -> 
     return matches
 
 
+def published_files(key: str, dataset: str = "realsrset", *, registry=None) -> dict:
+    """Input stem -> registry entry (:class:`bsrgan.assets.AssetFile`) of every output
+    ``<stem><SUFFIX>.png`` the authors published for ``published:<key>`` on ``dataset``
+    (MethodSpecError when there is no such set)."""
+    from bsrgan.assets import default_registry
+
+    asset_name, suffix = published_asset(key, dataset)
+    asset = (registry if registry is not None else default_registry()).asset(asset_name)
+    files = {}
+    for entry in asset.files:
+        name = PurePosixPath(entry.relpath).stem
+        if name.endswith(suffix):
+            files[name[: -len(suffix)]] = entry
+    return files
+
+
 def published_outputs(key: str, stems: list[str], *, dataset: str = "realsrset",
                       progress: bool = False, registry=None, settings=None) -> dict[str, Match]:
     """The authors' published output of each input stem of ``dataset``, fetched file by file.
@@ -202,15 +227,10 @@ def published_outputs(key: str, stems: list[str], *, dataset: str = "realsrset",
     stem missing, with the asset layer's reason; a stem the authors published nothing for is
     missing too. Raises MethodSpecError when nothing of ``key`` was published for ``dataset``.
     """
-    from bsrgan.assets import AssetError, default_registry, resolve_file
+    from bsrgan.assets import AssetError, resolve_file
 
-    asset_name, suffix = published_asset(key, dataset)
-    asset = (registry if registry is not None else default_registry()).asset(asset_name)
-    by_stem = {}
-    for entry in asset.files:
-        name = PurePosixPath(entry.relpath).stem
-        if name.endswith(suffix):
-            by_stem[name[: -len(suffix)]] = entry
+    asset_name = published_asset(key, dataset)[0]
+    by_stem = published_files(key, dataset, registry=registry)
     matches: dict[str, Match] = {}
     for stem in stems:
         entry = by_stem.get(stem)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bsrgan.evaluation.tables import SCORED, is_finite
+
 __all__ = [
     "FIGURE_METRICS",
     "FIGURE_SOURCES",
@@ -212,8 +214,7 @@ def compare_with_paper(per_image: pd.DataFrame, paper: PaperValues | None = None
     """
     paper = paper or readme_figure_values()
     rows = []
-    scored = ("ok", "partial")  # partial: another metric failed on that image
-    ok = per_image[per_image["status"].isin(scored)] if "status" in per_image else per_image
+    ok = per_image[per_image["status"].isin(SCORED)] if "status" in per_image else per_image
     for ref in paper.values.itertuples(index=False):
         mine = ok[(ok["dataset"] == ref.dataset) & (ok["image"] == ref.image)]
         for row in mine.itertuples(index=False):
@@ -223,7 +224,7 @@ def compare_with_paper(per_image: pd.DataFrame, paper: PaperValues | None = None
             for metric in FIGURE_METRICS:
                 reported = getattr(ref, metric)
                 ours = getattr(row, metric, math.nan)
-                if not (_finite(reported) and _finite(ours)):
+                if not (is_finite(reported) and is_finite(ours)):
                     continue
                 delta = float(ours) - float(reported)
                 rows.append({
@@ -237,13 +238,6 @@ def compare_with_paper(per_image: pd.DataFrame, paper: PaperValues | None = None
                "source", "our_method", "protocol"]
     table = pd.DataFrame(rows, columns=columns)
     return _figure_order(table, paper).reset_index(drop=True)
-
-
-def _finite(value) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _figure_order(table: pd.DataFrame, paper: PaperValues) -> pd.DataFrame:
@@ -289,7 +283,7 @@ def reproduction_status(comparison: pd.DataFrame, paper: PaperValues | None = No
     for ref in paper.values.itertuples(index=False):
         row = {"image": ref.image, "method": ref.method}
         for metric in FIGURE_METRICS:
-            if not _finite(getattr(ref, metric)):
+            if not is_finite(getattr(ref, metric)):
                 row[metric] = "not in the paper table"
                 continue
             cells = comparison[(comparison["image"] == ref.image)
@@ -334,7 +328,7 @@ def _why_not(ref, metric: str, not_evaluated: dict[str, str], metric_unavailable
                 rows = rows[rows["dataset"] == ref.dataset]
         if rows is not None and len(rows):
             r = rows.iloc[0]
-            if r["status"] not in ("ok", "partial"):
+            if r["status"] not in SCORED:
                 detail = f" ({_first_line(r['error'])})" if _has_text(r, "error") else ""
                 reasons.append(f"{source.kind}: output {r['status']}{detail}")
             else:

@@ -53,11 +53,11 @@ class ComparisonPlan:
         return table[table["status"] != "available"]
 
     def markdown(self) -> str:
-        lines = ["| item | status | detail | reason |", "|:--|:--|:--|:--|"]
-        for e in self.entries:
-            cells = [str(e[k]).replace("|", "\\|") for k in ("item", "status", "detail", "reason")]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+        """The table as Markdown (``|`` in texts escaped)."""
+        from bsrgan.evaluation.tables import text_table
+
+        columns = ["item", "status", "detail", "reason"]
+        return text_table(columns, [[e[k] for k in columns] for e in self.entries])
 
 
 def _count(items, noun: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bsrgan.assets.verify import sha256_file
+from bsrgan.assets.verify import sha256_file, sha256_file_cached
 from bsrgan.evaluation import tables
-from bsrgan.evaluation.cache import OutputCache, cache_key
+from bsrgan.evaluation.cache import OutputCache
 from bsrgan.evaluation.datasets import DPED_DEFAULT_CROP, EvalDataset, load_dataset
 from bsrgan.evaluation.methods import (
     MethodSpec,
@@ -44,10 +45,11 @@ from bsrgan.evaluation.provenance import portable_path, provenance_record, write
 from bsrgan.evaluation.scoring import (
     MetricPlan,
     ScorePool,
+    ScoreResult,
     ScoreTask,
-    default_workers,
     plan_metrics,
 )
+from bsrgan.utils.cpus import usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str,
     An image is reused when its cache key matches: input sha256, the generator's fingerprint
     (settings, weights, code version) and the device and tile it would run with now.
     """
-    from bsrgan.evaluation.generate import make_generator
+    from bsrgan.evaluation.generate import make_generator, output_key
     from bsrgan.io import imread, imwrite
 
     generator = make_generator(method, **options)
@@ -189,8 +191,7 @@ def _generated_outputs(method: MethodSpec, stems: list[str], lr_files: dict[str,
             continue
         target = cache.image_path(stem)
         try:
-            run = generator.run_settings(*lr_sizes[stem])
-            key = cache_key(input_sha[stem], {**generator.fingerprint, **run})
+            key, run = output_key(generator, input_sha[stem], *lr_sizes[stem])
             if cache.is_fresh(stem, key):
                 outcomes[stem] = Outcome("ok", "cached", target, run=run)
             else:
@@ -265,7 +266,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
             (Y, shave 4), ``"paper"`` (Y, no shave: the authors' README figure) or
             ``"live-rgb2gray"``.
         scale: upscaling factor of ``bicubic`` (models use their own).
-        workers: scoring processes (default: every usable core).
+        workers: scoring processes (default: every usable core; at most one per SR image).
         tile, tile_overlap, precision, device, memory_budget: inference of ``model:`` methods;
             ``tile=None`` plans each image's tile from ``memory_budget`` (bytes; default 2 GiB
             on the CPU): the whole image when it fits (:func:`bsrgan.inference.plan_tile`).
@@ -292,7 +293,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     stems = ds.stems
 
     lr_files, lr_sizes, input_errors = prepare_inputs(ds, out / "lr")
-    input_sha = {s: sha256_file(p) for s, p in lr_files.items() if s not in input_errors}
+    input_sha = {s: sha256_file_cached(p) for s, p in lr_files.items() if s not in input_errors}
     refs: dict[str, Path | None] = {}
     if reference is not None:
         refs = {s: m.path for s, m in match_outputs(Path(reference), stems).items()}
@@ -301,7 +302,9 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                "device": device, "memory_budget": memory_budget}
     outcomes: dict[str, dict[str, Outcome]] = {}
     method_info: dict[str, dict] = {}
-    n_workers = default_workers() if workers is None else max(1, int(workers))
+    n_workers = usable_cpus() if workers is None else max(1, int(workers))
+    # no more processes than images to score, so each gets its share of the cores' threads
+    n_workers = min(n_workers, max(1, len(stems) * len(specs)))
     with ScorePool(plan.options, n_workers, progress=progress) as pool:
         for method in specs:
             def submit(stem: str, path: Path, name: str = method.name) -> None:
@@ -317,30 +320,11 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     for method in specs:
         for stem in stems:
             o = outcomes[method.name][stem]
-            row: dict[str, Any] = {
-                "dataset": ds.name, "image": stem, "method": method.name, "spec": _portable_spec(method),
-                "status": o.status, "source": o.source, "sr_file": portable_path(o.path, out),
-                "sr_height": np.nan, "sr_width": np.nan, "scale": np.nan, "note": "",
-            }
-            errors = [o.error] if o.error else []
-            res = scores.get((method.name, stem))
-            if res is not None:
-                if "image" in res.errors:  # the SR file itself is unreadable
-                    row["status"] = "failed"
-                    errors.append(f"output: {res.errors['image']}")
-                else:
-                    if res.errors:  # a metric failed on this image: kept, marked, counted
-                        row["status"] = "partial"
-                    errors += [f"{k}: {v}" for k, v in res.errors.items()]
-                    row.update(res.values)
-                    row.update(sr_height=res.height, sr_width=res.width)
-                    lr_h, lr_w = lr_sizes.get(stem, (0, 0))
-                    if lr_w:
-                        row["scale"] = res.width / lr_w
-                        if (res.height, res.width) != (lr_h * round(row["scale"]), lr_w * round(row["scale"])):
-                            row["note"] = (f"SR {res.width}x{res.height} is not an integer multiple "
-                                           f"of LR {lr_w}x{lr_h}")
-            row["error"] = _strip_roots("; ".join(errors), roots)
+            row: dict[str, Any] = {"dataset": ds.name, "image": stem, "method": method.name,
+                                   "spec": method.portable_spec, "status": o.status,
+                                   "source": o.source, "sr_file": portable_path(o.path, out)}
+            row.update(_scored_fields(o, scores.get((method.name, stem)), lr_sizes.get(stem)))
+            row["error"] = _strip_roots(row["error"], roots)
             row["protocol"] = protocol_text
             row["dataset_protocol"] = ds.protocol
             rows.append(row)
@@ -391,7 +375,7 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
                             for im in ds.images],
                  "input_errors": input_errors,
                  "reference": None if reference is None else Path(reference).name},
-        methods=[{"name": m.name, "spec": _portable_spec(m), "kind": m.kind,
+        methods=[{"name": m.name, "spec": m.portable_spec, "kind": m.kind,
                   **method_info[m.name],
                   "outputs_sha256": _output_hashes(outcomes[m.name])} for m in specs],
         metrics={"requested": list(plan.names), "options": plan.options,
@@ -411,6 +395,31 @@ def evaluate(dataset: str | os.PathLike[str] | EvalDataset, methods, metrics="ni
     write_provenance(paths["provenance"], record)
     return EvaluationResult(ds, specs, plan, per_image, summary, common_summary, markdown, paths,
                             usable, sr_paths)
+
+
+def _scored_fields(outcome: Outcome, result: ScoreResult | None,
+                   lr_size: tuple[int, int] | None) -> dict[str, Any]:
+    """A row's status, SR size, scale, note, scores and error text from where its SR image came
+    from (``outcome``) and how scoring went (``result``; None when nothing was scored)."""
+    fields: dict[str, Any] = {"status": outcome.status, "sr_height": np.nan, "sr_width": np.nan,
+                              "scale": np.nan, "note": ""}
+    errors = [outcome.error] if outcome.error else []
+    if result is not None and "image" in result.errors:  # the SR file itself is unreadable
+        fields["status"] = "failed"
+        errors.append(f"output: {result.errors['image']}")
+    elif result is not None:
+        if result.errors:  # a metric failed on this image: kept, marked, counted
+            fields["status"] = "partial"
+        errors += [f"{k}: {v}" for k, v in result.errors.items()]
+        fields.update(result.values, sr_height=result.height, sr_width=result.width)
+        lr_h, lr_w = lr_size or (0, 0)
+        if lr_w:
+            scale = fields["scale"] = result.width / lr_w
+            if (result.height, result.width) != (lr_h * round(scale), lr_w * round(scale)):
+                fields["note"] = (f"SR {result.width}x{result.height} is not an integer multiple "
+                                  f"of LR {lr_w}x{lr_h}")
+    fields["error"] = "; ".join(errors)
+    return fields
 
 
 def _draw_figure(path, lr_files, per_image, sr_paths, methods, metric_names, stems):
@@ -441,8 +450,19 @@ def _source_hashes(ds: EvalDataset, input_sha: dict[str, str]) -> dict[str, str 
 
 
 def _known_roots(ds: EvalDataset, specs: list[MethodSpec], out: Path, reference) -> dict[str, str]:
-    """Absolute folders that error messages may name -> short names for the results files."""
+    """Absolute folders that error messages may name -> short names for the results files
+    (the asset cache and mirrors, which hold fetched datasets and published outputs, too)."""
+    from bsrgan.assets import AssetSettings
+
     roots = {str(out.resolve()): ".", str(out): "."}
+    try:
+        settings = AssetSettings.from_env()
+    except ValueError:  # a malformed variable: nothing was fetched under it
+        settings = None
+    if settings is not None:
+        for folder, short in [(settings.home, "<cache>")] + [(m, "<mirror>") for m in settings.mirrors]:
+            roots[str(folder)] = short
+            roots[str(folder.resolve())] = short
     for image in ds.images:
         roots[str(image.source.parent)] = f"<{ds.source}>"
         roots[str(image.source.parent.resolve())] = f"<{ds.source}>"
@@ -459,18 +479,12 @@ def _known_roots(ds: EvalDataset, specs: list[MethodSpec], out: Path, reference)
 
 
 def _strip_roots(text: str, roots: dict[str, str]) -> str:
-    """Replace machine folders in ``text`` by short names (longest first)."""
+    """Replace machine folders in ``text`` by short names (longest first), whole folder names
+    only: ``<cache>/realsrset`` does not shorten ``<cache>/realsrset-published/...``."""
     for root in sorted(roots, key=len, reverse=True):
         if len(root) > 1:
-            text = text.replace(root, roots[root])
+            text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, r=root: roots[r], text)
     return text
-
-
-def _portable_spec(method: MethodSpec) -> str:
-    """The SPEC without machine paths (folder / file names only)."""
-    if method.kind in ("dir", "model") and (os.sep in method.target or "/" in method.target):
-        return f"{method.kind}:{Path(method.target).name}"
-    return method.spec
 
 
 def _output_hashes(outcomes: dict[str, Outcome]) -> dict[str, str]:

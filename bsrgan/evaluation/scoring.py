@@ -18,15 +18,15 @@ reference images) use BT.601 Y and shave ``scale`` pixels per border, the usual 
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bsrgan.utils.cpus import usable_cpus
 
 _LUMA_METRICS = ("niqe", "nrqm", "pi")
 log = logging.getLogger(__name__)
@@ -131,18 +131,14 @@ class ScoreResult:
     width: int = 0
 
 
-def perceptual_index(niqe: float, nrqm: float) -> float:
-    """PIRM 2018 perceptual index, ((10 - NRQM) + NIQE) / 2 (lower is better)."""
-    return ((10.0 - nrqm) + niqe) / 2.0
-
-
 def _component_options(name: str, kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The NIQE / NRQM options a PI with ``kwargs`` is made of (see ``PIMetric``)."""
+    """The NIQE / NRQM options a PI with ``kwargs`` is made of (as ``PIMetric`` passes them)."""
     if name != "pi":
         return {name: kwargs}
     shared = {k: kwargs[k] for k in ("protocol", "crop_border") if k in kwargs}
     niqe = dict(shared, backend=kwargs.get("niqe_backend"), model_path=kwargs.get("niqe_model_path"))
-    nrqm = dict(shared, model_path=kwargs.get("nrqm_model_path"))
+    nrqm = dict(shared, backend=kwargs.get("nrqm_backend"), model_path=kwargs.get("nrqm_model_path"),
+                device=kwargs.get("device"))
     return {"niqe": niqe, "nrqm": nrqm}
 
 
@@ -177,6 +173,7 @@ class Scorer:
 
     def __call__(self, task: ScoreTask) -> ScoreResult:
         from bsrgan.io import imread
+        from bsrgan.metrics import perceptual_index
 
         try:
             img = imread(task.sr)
@@ -245,14 +242,6 @@ def _score_in_worker(task: ScoreTask) -> ScoreResult:
     return _WORKER_SCORER(task)
 
 
-def default_workers() -> int:
-    """CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class ScorePool:
     """Scores images as they are submitted, in parallel, with one progress bar.
 
@@ -298,7 +287,7 @@ class ScorePool:
             return
         try:
             if self._executor is None:
-                threads = max(1, math.floor(default_workers() / self.workers))
+                threads = max(1, usable_cpus() // self.workers)
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker, initargs=(self.options, threads))
@@ -308,7 +297,12 @@ class ScorePool:
             self._pending.append(task)
             return
         self._futures[future] = task
-        future.add_done_callback(lambda _f: self._bar.update(1))
+        future.add_done_callback(self._count_done)
+
+    def _count_done(self, future: Future) -> None:
+        """Progress for a task a worker finished; a broken pool's tasks count when rescored here."""
+        if not future.cancelled() and not isinstance(future.exception(), BrokenProcessPool):
+            self._bar.update(1)
 
     def results(self) -> dict[tuple[str, str], ScoreResult]:
         """Wait for every submitted task; ``(method, stem) -> ScoreResult``."""

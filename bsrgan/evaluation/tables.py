@@ -28,14 +28,25 @@ FAILURES = ("partial", "failed")
 NA = "n/a"
 
 
+def is_finite(value) -> bool:
+    """True for a finite number (a score); False for NaN, inf, None, text."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def per_image_frame(rows: list[dict], metric_names: tuple[str, ...]) -> pd.DataFrame:
-    """Rows (one per method x image) -> DataFrame with every metric column present (NaN = none)."""
+    """Rows (one per method x image) -> DataFrame with every metric column present (NaN = none),
+    the metrics in request order before ``error``, whichever of them had values."""
     frame = pd.DataFrame(rows)
     for name in metric_names:
         if name not in frame:
             frame[name] = np.nan
         frame[name] = frame[name].astype(float)
-    return frame
+    others = [c for c in frame.columns if c not in metric_names]
+    at = others.index("error") if "error" in others else len(others)
+    return frame[others[:at] + list(metric_names) + others[at:]]
 
 
 def common_images(per_image: pd.DataFrame, methods: list[str]) -> list[str]:
@@ -51,7 +62,8 @@ def summarise(per_image: pd.DataFrame, methods: list[str], metric_names: tuple[s
     """One row per method: counts, and mean / std / n of each metric over its scored images.
 
     ``n`` counts the scored outputs (``ok`` + ``partial``); ``<metric>_n`` the images the metric
-    has a value for (fewer when it failed on some, which are also in ``n_partial``).
+    has a value for (fewer when it failed on some, which are also in ``n_partial``). A value is
+    anything but NaN: PSNR of an image identical to its reference is +inf, and so is the mean.
     """
     frame = per_image if images is None else per_image[per_image["image"].isin(images)]
     rows = []
@@ -70,9 +82,10 @@ def summarise(per_image: pd.DataFrame, methods: list[str], metric_names: tuple[s
         }
         for name in metric_names:
             values = ok[name].to_numpy(dtype=float)
-            values = values[np.isfinite(values)]
+            values = values[~np.isnan(values)]
             row[f"{name}_mean"] = float(values.mean()) if len(values) else math.nan
-            row[f"{name}_std"] = float(values.std(ddof=0)) if len(values) else math.nan
+            row[f"{name}_std"] = (float(values.std(ddof=0)) if len(values)
+                                  and np.isfinite(values).all() else math.nan)  # inf: no spread
             row[f"{name}_n"] = len(values)
         row["protocol"] = mine["protocol"].iloc[0] if len(mine) else ""
         row["dataset_protocol"] = mine["dataset_protocol"].iloc[0] if len(mine) else ""
@@ -83,11 +96,11 @@ def summarise(per_image: pd.DataFrame, methods: list[str], metric_names: tuple[s
 def best_rows(summary: pd.DataFrame, name: str, lower_better: bool) -> set[int]:
     """Positions of the best mean of ``name`` (all ties); empty with fewer than two values."""
     values = summary[f"{name}_mean"].to_numpy(dtype=float)
-    finite = np.isfinite(values)
-    if finite.sum() < 2:
+    known = ~np.isnan(values)
+    if known.sum() < 2:
         return set()
     best = np.nanmin(values) if lower_better else np.nanmax(values)
-    return {i for i, v in enumerate(values) if finite[i] and v == best}
+    return {i for i, v in enumerate(values) if known[i] and v == best}
 
 
 def markdown_table(summary: pd.DataFrame, metric_names: tuple[str, ...], infos: dict,
@@ -105,12 +118,20 @@ def markdown_table(summary: pd.DataFrame, metric_names: tuple[str, ...], infos: 
         cells = [str(row["method"]), str(row["n"])]
         for name in metric_names:
             value, count = row[f"{name}_mean"], row.get(f"{name}_n", row["n"])
-            text = NA if not np.isfinite(value) else f"{value:.{decimals}f}"
+            text = NA if np.isnan(value) else f"{value:.{decimals}f}"
             text = f"**{text}**" if i in bold[name] else text
-            if np.isfinite(value) and count < row["n"]:
+            if not np.isnan(value) and count < row["n"]:
                 text += f" (n={count})"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def text_table(columns: list[str], rows: list[list[str]]) -> str:
+    """A left-aligned Markdown table of text cells, ``|`` in a cell escaped."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + ":--|" * len(columns)]
+    for cells in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -141,7 +162,7 @@ def markdown_report(per_image: pd.DataFrame, summary: pd.DataFrame, common: pd.D
                              f"({_by_reason(rows, status)}).")
         partial = mine[mine["status"] == "partial"]
         for name in metric_names:
-            failed = partial[~np.isfinite(partial[name].to_numpy(dtype=float))]
+            failed = partial[np.isnan(partial[name].to_numpy(dtype=float))]
             if len(failed) and name not in unavailable:
                 notes.append(f"{method}: {name.upper()} failed on {len(failed)} of "
                              f"{int(mine['status'].isin(SCORED).sum())} scored outputs "

@@ -149,15 +149,14 @@ class NRQMMetric(_LumaMetric):
                          device=device)
 
     def _check_size(self, shape: tuple[int, int], img: ImageLike) -> None:
-        from .nrqm import MIN_SIZE
+        """The shaved luma plane must pass :func:`bsrgan.metrics.nrqm.size_problem` (both limits)."""
+        from .nrqm import size_problem
 
         c = self.crop_border
-        if min(shape) - 2 * c < MIN_SIZE:
-            raise ValueError(
-                f"{image_label(img)}: nrqm needs at least {MIN_SIZE}x{MIN_SIZE} px after shaving "
-                f"{c} px per border, i.e. {MIN_SIZE + 2 * c}x{MIN_SIZE + 2 * c} px; got "
-                f"{shape[0]}x{shape[1]} px"
-            )
+        problem = size_problem(shape[0] - 2 * c, shape[1] - 2 * c)
+        if problem:
+            raise ValueError(f"{image_label(img)}: {problem} (the luma plane after shaving {c} px "
+                             f"per border of the {shape[0]}x{shape[1]} px image)")
 
     def score(self, img: ImageLike) -> float:
         return self.score_luma(self.luma(img), img)

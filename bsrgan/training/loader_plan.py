@@ -18,6 +18,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from bsrgan.utils.cpus import usable_cpus
+
 MAX_AUTO_WORKERS = 16
 SHM_PATH = "/dev/shm"
 
@@ -54,14 +56,6 @@ class LoaderPlan:
                 f"({self.processes} on this node, {self.cpus} CPUs usable); batch "
                 f"{_mb(self.batch_bytes)} as sent (HQ uint8); /dev/shm need ~"
                 f"{_mb(self.shm_bytes)} per process{node} ({free})")
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def local_world_size() -> int:

@@ -1,1 +1,1 @@
-"""Small helpers shared across the package (atomic file writes)."""
+"""Small helpers shared across the package (atomic file writes, usable CPUs)."""
