@@ -177,7 +177,7 @@ def _photos(path: str | None) -> Path:
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     """Measure every variant and worker count; print the table; return the JSON summary."""
     from bsrgan.data.prepare import prepare
-    from bsrgan.training.loader_plan import usable_cpus
+    from bsrgan.utils.cpus import usable_cpus
 
     batches, repeats = (3, 1) if args.quick else (args.batches, args.repeats)
     photos = _photos(args.photos)
