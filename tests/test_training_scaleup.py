@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,63 +16,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
+from training_helpers import REPO, free_port, small_images, subprocess_env, tiny_config
+from training_helpers import write_config as write_tiny_config
 
 from bsrgan.training import (
     BlindSRDataset,
     ConfigError,
     ResumeConfigError,
     Trainer,
-    config_to_dict,
     list_checkpoints,
     load_checkpoint,
-    load_config,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "experiments" / "train_tiny.yaml"
 PAPER_GAN = REPO / "experiments" / "bsrgan_x4_paper.yaml"
-QUIET = {"validation.every": 0, "runtime.tensorboard": False, "runtime.progress": False,
-         "runtime.num_threads": 1, "data.hr_crop": 64, "data.batch_size": 4}
 GAN = {"stage": "gan", "loss.preset": "paper", "optim.lr_g": 1.0e-3, "optim.lr_d": 1.0e-3,
        "loss.perceptual_backbone": "vgg16", "loss.perceptual_pretrained": False}
 
 
 def tiny(**overrides):
-    return load_config(TINY, overrides={**QUIET, **overrides})
-
-
-def images(seed: int = 0) -> dict[str, np.ndarray]:
-    """Smooth random colour images, float32 [0, 1]."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for i, (h, w) in enumerate([(96, 112), (80, 80), (128, 96)]):
-        base = rng.random((h // 8 + 1, w // 8 + 1, 3)).astype(np.float32)
-        out[f"img{i}"] = np.kron(base, np.ones((8, 8, 1), np.float32))[:h, :w]
-    return out
+    """The quiet tiny config with batches of 4 (two micro-batches of 2 with accumulation)."""
+    return tiny_config(**{"data.batch_size": 4, **overrides})
 
 
 def batch(n: int = 4, seed: int = 5, lq_patch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    ds = BlindSRDataset(images(), hr_crop=64, lq_patch=lq_patch, seed=seed)
+    ds = BlindSRDataset(small_images(), hr_crop=64, lq_patch=lq_patch, seed=seed)
     items = [ds[(i // 3, i % 3)] for i in range(n)]
     return torch.stack([x["lq"] for x in items]), torch.stack([x["hq"] for x in items])
 
 
-def env(**extra: str) -> dict[str, str]:
-    out = dict(os.environ)
-    out.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", **extra)
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_config(path: Path, **overrides) -> Path:
-    path.write_text(yaml.safe_dump(config_to_dict(tiny(**overrides))))
-    return path
+    return write_tiny_config(path, **{"data.batch_size": 4, **overrides})
 
 
 def to_float64(trainer: Trainer) -> Trainer:
@@ -114,7 +85,7 @@ def test_paper_gan_config_without_vgg19_stops_at_once_naming_the_vgg16_option(
     from bsrgan.io import imwrite
 
     hr = tmp_path / "hr"
-    imwrite(hr / "photo.png", np.kron(images()["img2"], np.ones((4, 4, 1), np.float32)))
+    imwrite(hr / "photo.png", np.kron(small_images()["img2"], np.ones((4, 4, 1), np.float32)))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached VGG19
     started = time.perf_counter()
     code = main(["train", "--config", str(PAPER_GAN), "--out", str(tmp_path / "run"),
@@ -171,7 +142,7 @@ def test_local_main_first_downloads_once_and_shares_failures(tmp_path):
     script.write_text(LOCAL_MAIN_FIRST)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            f"--master_port={free_port()}", "--master_addr=127.0.0.1", str(script), str(tmp_path)]
-    done = subprocess.run(cmd, env=env(), cwd=tmp_path, capture_output=True, text=True,
+    done = subprocess.run(cmd, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True,
                           timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("downloaded_by_*")) == ["downloaded_by_0"]
@@ -435,7 +406,7 @@ def test_gan_stage_under_torchrun_ends_with_identical_g_and_d_on_both_ranks(tmp_
            f"--master_port={free_port()}", "--master_addr=127.0.0.1",
            "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
            "--no-progress"]
-    done = subprocess.run(cmd, env=env(), cwd=tmp_path, capture_output=True, text=True,
+    done = subprocess.run(cmd, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
