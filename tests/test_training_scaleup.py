@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -240,15 +241,20 @@ def test_discriminator_and_spectral_norm_run_in_fp32_under_bf16_autocast(tmp_pat
 
 
 def test_nonfinite_gradients_with_finite_losses_skip_the_step(tmp_path):
-    trainer = Trainer(tiny(**GAN), tmp_path)
+    trainer = Trainer(tiny(**GAN, **{"optim.milestones": [1]}), tmp_path)
     lq, hq = batch()
     weights = copy.deepcopy(trainer.generator.state_dict())
     d_weights = copy.deepcopy(trainer.discriminator.state_dict())
     ema = copy.deepcopy(trainer.ema.state_dict())
     param = next(trainer.discriminator.parameters())
     handle = param.register_hook(lambda g: g * float("inf"))  # only D's gradients blow up
-    values, applied = trainer.train_step(lq, hq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's scheduler-before-optimiser warning included
+        values, applied = trainer.train_step(lq, hq)
     assert not applied and all(np.isfinite(v) for v in values.values())
+    # the skipped step still counts as an iteration of the LR schedule (milestone 1 passed)
+    for opt in (trainer.opt_g, trainer.opt_d):
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.5e-3)
     assert "non-finite gradients in the discriminator" in trainer._skip_reason
     for before, module in ((weights, trainer.generator), (d_weights, trainer.discriminator),
                            (ema, trainer.ema.module)):

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ from bsrgan.utils.atomic import atomic_write_text
 
 #: A run is loader-bound when the step waits for data this share of its time or more.
 LOADER_BOUND_SHARE = 0.2
+#: torch's warning when a schedule steps before its optimiser (see Trainer._step_schedulers).
+_SCHEDULER_BEFORE_OPTIMIZER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -625,7 +628,7 @@ class Trainer:
                 self.opt_d.zero_grad(set_to_none=True)
             if self.scaler.is_enabled():
                 self.scaler.update()  # fp16: an overflow lowers the loss scale
-            self._step_schedulers()
+            self._step_schedulers(skipped=True)
             return values, False
 
         self._optimizer_step(self.opt_g, self.generator)
@@ -680,11 +683,22 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.optim.grad_clip)
         self.scaler.step(opt)
 
-    def _step_schedulers(self) -> None:
-        # LR follows the iteration count (skipped steps included), as in the authors' loop.
-        self.sched_g.step()
-        if self.sched_d is not None:
-            self.sched_d.step()
+    def _step_schedulers(self, *, skipped: bool = False) -> None:
+        """Advance the learning-rate schedules by one iteration, applied or skipped.
+
+        The schedules count iterations, as the authors' loop does (KAIR steps its schedulers
+        every iteration), so the learning rate at step ``s`` does not depend on how many steps
+        were skipped as non-finite. Torch warns when a schedule moves before its optimiser has
+        ever stepped (a run whose first step is skipped); that order is intended here, so the
+        warning is silenced for skipped steps only.
+        """
+        with warnings.catch_warnings():
+            if skipped:
+                warnings.filterwarnings("ignore", message=_SCHEDULER_BEFORE_OPTIMIZER,
+                                        category=UserWarning)
+            self.sched_g.step()
+            if self.sched_d is not None:
+                self.sched_d.step()
 
     # ------------------------------------------------------------------ loop
 
