@@ -186,6 +186,24 @@ def test_resume_with_a_changed_config_is_refused_listing_the_differences(tmp_pat
         "optim.lr_g", "optim.milestones", "ema_decay"}
 
 
+def test_resume_with_another_number_of_processes_is_refused(tmp_path):
+    """The effective batch is batch_size x world size: a checkpoint of a 2-process run does not
+    continue in one process unless that is allowed."""
+    cfg = tiny(total_steps=2, checkpoint_every=1)
+    first = Trainer(cfg, tmp_path)
+    first.run(until=1)
+    first.close()
+    path = tmp_path / "checkpoints" / "step_00000001.pt"
+    state = load_checkpoint(path)
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, path)  # as a torchrun --nproc_per_node=2 run saves it
+    with pytest.raises(ResumeConfigError, match=r"world size \(torchrun processes\): 2 -> 1"):
+        Trainer(cfg, tmp_path, resume=True)
+    resumed = Trainer(cfg, tmp_path, resume=True, allow_config_change=True)
+    assert resumed.config_changes == [("world size (torchrun processes)", 2, 1)]
+    resumed.close()
+
+
 def test_cli_resume_refusal_exits_2(tmp_path, capsys):
     from bsrgan.cli import main
 

@@ -77,6 +77,8 @@ from bsrgan.utils.atomic import atomic_write_text
 
 #: A run is loader-bound when the step waits for data this share of its time or more.
 LOADER_BOUND_SHARE = 0.2
+#: How a changed number of torchrun processes is listed among a resume's config differences.
+WORLD_SIZE_KEY = "world size (torchrun processes)"
 #: torch's warning when a schedule steps before its optimiser (see Trainer._step_schedulers).
 _SCHEDULER_BEFORE_OPTIMIZER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
 
@@ -321,8 +323,15 @@ class Trainer:
 
     def _check_resume_config(self, state: dict[str, Any], path: Path,
                              allow: bool) -> list[tuple[str, Any, Any]]:
-        """Differences between the checkpoint's config and this one; refuse unless allowed."""
+        """Differences between the checkpoint's config and this one; refuse unless allowed.
+
+        The number of torchrun processes counts as a setting: it multiplies the effective batch
+        and reshards the data stream (checkpoints from before it was recorded are not checked).
+        """
         diffs = config_differences(state.get("config") or {}, self.config)
+        saved_world = state.get("world_size")
+        if saved_world is not None and int(saved_world) != self.ctx.world_size:
+            diffs.append((WORLD_SIZE_KEY, int(saved_world), self.ctx.world_size))
         blockers = resume_blockers(diffs)
         if blockers and not allow:
             listing = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, old, new in blockers)
@@ -471,6 +480,7 @@ class Trainer:
             "rng": ckpt.capture_rng_state(),
             "counters": {"nonfinite_total": self.nonfinite_total,
                          "nonfinite_streak": self.nonfinite_streak},
+            "world_size": self.ctx.world_size,
             "config": config_to_dict(self.config),
             "deviations": list(self.deviations),
         }
