@@ -113,7 +113,7 @@ LOCAL_MAIN_FIRST = '''
 import os, sys, time
 from pathlib import Path
 import torch.distributed as dist
-from bsrgan.training.distributed import init_distributed, local_main_first, cleanup
+from bsrgan.training.distributed import cleanup, init_distributed, local_main_first, main_only
 
 out = Path(sys.argv[1])
 ctx = init_distributed("cpu")
@@ -134,6 +134,13 @@ try:
     local_main_first(broken, ctx)
 except ValueError as exc:
     (out / f"error_seen_by_{ctx.rank}").write_text(str(exc))
+def disk_full():
+    raise OSError(f"disk full on rank {ctx.rank}")
+
+try:  # rank 0's work (validation, a checkpoint) fails: every rank stops, none waits forever
+    main_only(disk_full, ctx)
+except OSError as exc:
+    (out / f"main_only_error_seen_by_{ctx.rank}").write_text(str(exc))
 cleanup(ctx)
 '''
 
@@ -149,6 +156,7 @@ def test_local_main_first_downloads_once_and_shares_failures(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("downloaded_by_*")) == ["downloaded_by_0"]
     for rank in (0, 1):  # rank 0's error reaches rank 1, which never ran the function
         assert (tmp_path / f"error_seen_by_{rank}").read_text() == "no network on rank 0"
+        assert (tmp_path / f"main_only_error_seen_by_{rank}").read_text() == "disk full on rank 0"
 
 
 # ----------------------------------------------------------------------------- resume
@@ -406,6 +414,20 @@ def test_gan_validation_logs_niqe_on_real_images_and_lpips(tmp_path, asset_env):
     events.Reload()
     assert {"val/niqe", "val/lpips", "val/psnr"} <= set(events.Tags()["scalars"])
     assert {"val_real/Lincoln", "val_real/building"} <= set(events.Tags()["images"])
+
+
+def test_missing_validation_images_stop_the_run_before_any_network_is_built(tmp_path,
+                                                                            monkeypatch):
+    import bsrgan.models
+
+    def no_networks(*args, **kwargs):
+        raise AssertionError("a network was built before the validation set")
+
+    monkeypatch.setattr(bsrgan.models, "build_model", no_networks)
+    cfg = tiny(**{"validation.every": 5, "validation.hr_dir": str(tmp_path / "nowhere")})
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        Trainer(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "config.yaml").exists()
 
 
 def test_missing_niqe_images_stop_the_run_before_training(tmp_path, monkeypatch):

@@ -116,11 +116,7 @@ def mean_over_ranks(values: dict[str, float], ctx: DistContext) -> dict[str, flo
 
 def gather_digests(digest: str, ctx: DistContext) -> list[str]:
     """Every rank's string (e.g. a weight hash), gathered on every rank."""
-    if not ctx.enabled:
-        return [digest]
-    out: list[str | None] = [None] * ctx.world_size
-    dist.all_gather_object(out, digest)
-    return [str(d) for d in out]
+    return [str(d) for d in gather_objects(digest, ctx)]
 
 
 def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
@@ -150,9 +146,7 @@ def local_main_first(fn: Callable[[], T], ctx: DistContext) -> T:
                 result = fn()
             except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
                 error = exc
-        errors = [e for e in gather_objects(error, ctx) if e is not None]
-        if errors:
-            raise errors[0]
+        _raise_any(error, ctx)
     return result
 
 
@@ -165,10 +159,16 @@ def main_only(fn: Callable[[], T], ctx: DistContext) -> T | None:
             result = fn()
         except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
             error = exc
+    _raise_any(error, ctx)
+    return result
+
+
+def _raise_any(error: BaseException | None, ctx: DistContext) -> None:
+    """Raise, on every rank, the first error any rank had (a collective: all ranks call it;
+    it also makes every rank wait for the slowest)."""
     errors = [e for e in gather_objects(error, ctx) if e is not None]
     if errors:
         raise errors[0]
-    return result
 
 
 def cleanup(ctx: DistContext) -> None:

@@ -62,7 +62,6 @@ from bsrgan.training.dataset import (
 from bsrgan.training.distributed import (
     DistContext,
     any_true,
-    barrier,
     cleanup,
     gather_digests,
     init_distributed,
@@ -285,18 +284,12 @@ class Trainer:
                                   world_size=self.ctx.world_size, start_step=self.step,
                                   worker_start_method=dc.worker_start_method)
 
-        # --- logs, resolved config, validation set (rank 0)
+        # --- logs and the resolved config (rank 0; the other ranks wait for them)
         self.logger = RunLogger(self.run_dir, enabled=self.ctx.is_main,
                                 tensorboard=rt.tensorboard, progress=rt.progress,
                                 total_steps=config.total_steps, start_step=self.step,
                                 resumed=state is not None)
-        self.vset = None
-        if self.ctx.is_main:
-            save_config(config, self.run_dir / "config.yaml")
-            self._announce(resume_from, state)
-            if config.validation.every > 0:
-                self.vset = self._validation_set()
-        barrier(self.ctx)
+        main_only(lambda: self._start_run_folder(resume_from, state), self.ctx)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -309,10 +302,7 @@ class Trainer:
                 raise FileExistsError(
                     f"{self.run_dir} already holds checkpoints of a run; resume it (--resume), "
                     f"start over (--overwrite) or choose another output folder")
-            if self.ctx.is_main:
-                for path in old:
-                    path.unlink(missing_ok=True)
-            barrier(self.ctx)
+            main_only(lambda: [path.unlink(missing_ok=True) for path in old], self.ctx)
             return None
         if resume is True:
             return ckpt.latest_checkpoint(folder)
@@ -345,7 +335,11 @@ class Trainer:
 
     def _preflight(self, state: dict[str, Any] | None) -> dict[str, torch.Tensor] | None:
         """Obtain what the run needs from outside before anything slow; returns the generator's
-        starting weights (``model.init_from``) for a fresh run, else None."""
+        starting weights (``model.init_from``) for a fresh run, else None.
+
+        Rank 0 alone builds the validation set and the NIQE/LPIPS scorer (``self.vset``,
+        ``self.scorer``; None on the other ranks); an error there stops every rank.
+        """
         cfg = self.config
         lc = cfg.loss
         if self.is_gan and lc.perceptual_weight and lc.perceptual_pretrained:
@@ -356,6 +350,7 @@ class Trainer:
 
             source = cfg.model.init_from
             init_state = local_main_first(lambda: load_pretrained(source).state_dict(), self.ctx)
+        self.vset = main_only(self._validation_set, self.ctx)
         self.scorer = main_only(self._perceptual_scorer, self.ctx)
         return init_state
 
@@ -440,27 +435,36 @@ class Trainer:
             log.warning("DEVIATION from the paper: %s", text)
         if self.deviations:
             log.text("deviations", "\n".join(f"- {d}" for d in self.deviations))
+        if self.vset is not None:
+            vc, lr_size = cfg.validation, cfg.validation.hr_size // self.scale
+            log.info("validation: %d images %dx%d (LR %dx%d), seed %d", len(self.vset),
+                     vc.hr_size, vc.hr_size, lr_size, lr_size, vc.seed)
+        if self.scorer is not None and self.scorer.real is not None:
+            real = self.scorer.real
+            log.info("validation: NIQE on %d real images of %s (%s)", len(real), real.source,
+                     ", ".join(real.names))
         if state is not None:
             log.info("resumed from %s at step %d", resume_from, self.step)
             for key, old, new in self.config_changes:
                 log.warning("config changed on resume: %s: %r -> %r", key, old, new)
 
     def _validation_set(self):
+        """The fixed synthetic validation set, built (or read from the run's cache) now, or None
+        when validation is off."""
+        vc = self.config.validation
+        if vc.every == 0:
+            return None
         from bsrgan.training.validation import cached_validation_set
 
-        vc = self.config.validation
-        vset = cached_validation_set(
+        return cached_validation_set(
             self.run_dir / "validation", vc.hr_dir, num_images=vc.num_images,
-            hr_size=vc.hr_size, scale=self.scale, degradation=vc.degradation, isp=vc.isp,
-            seed=vc.seed)
-        self.logger.info("validation: %d images %dx%d (LR %dx%d), seed %d", len(vset),
-                         vc.hr_size, vc.hr_size, vc.hr_size // self.scale,
-                         vc.hr_size // self.scale, vc.seed)
-        if self.scorer is not None and self.scorer.real is not None:
-            real = self.scorer.real
-            self.logger.info("validation: NIQE on %d real images of %s (%s)", len(real),
-                             real.source, ", ".join(real.names))
-        return vset
+            hr_size=vc.hr_size, scale=self.config.data.scale, degradation=vc.degradation,
+            isp=vc.isp, seed=vc.seed)
+
+    def _start_run_folder(self, resume_from: Path | None, state: dict | None) -> None:
+        """Rank 0: the resolved config next to the run, and the start-up log."""
+        save_config(self.config, self.run_dir / "config.yaml")
+        self._announce(resume_from, state)
 
     # ------------------------------------------------------------------ state
 
@@ -526,16 +530,17 @@ class Trainer:
 
     def save_checkpoint(self) -> Path | None:
         """Rank 0 writes ``checkpoints/step_<step>.pt`` (atomic, keeps the last K) and the EMA
-        generator as ``snapshots/<name>_ema_step_<step>.pth`` (kept, never pruned)."""
-        path = None
-        if self.ctx.is_main:
-            path = ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step,
-                                        self.state_dict(), self.config.keep_last)
-            snapshot = self.run_dir / "snapshots" / ckpt.snapshot_name(self.config.name,
-                                                                       self.step)
-            self.snapshots.append(ckpt.export_weights(snapshot, self.ema.state_dict()))
-            self.last_checkpoint = path
-        barrier(self.ctx)
+        generator as ``snapshots/<name>_ema_step_<step>.pth`` (kept, never pruned); the other
+        ranks wait, and a failure there (a full disk) stops every rank. Returns the checkpoint's
+        path on rank 0, None elsewhere."""
+        return main_only(self._write_checkpoint, self.ctx)
+
+    def _write_checkpoint(self) -> Path:
+        path = ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, self.state_dict(),
+                                    self.config.keep_last)
+        snapshot = self.run_dir / "snapshots" / ckpt.snapshot_name(self.config.name, self.step)
+        self.snapshots.append(ckpt.export_weights(snapshot, self.ema.state_dict()))
+        self.last_checkpoint = path
         return path
 
     # ------------------------------------------------------------------ one step
@@ -752,8 +757,7 @@ class Trainer:
         end = cfg.total_steps if until is None else min(until, cfg.total_steps)
         vevery = cfg.validation.every
         if self.step == 0 and vevery > 0:
-            self.validate()  # the starting point of every curve
-            barrier(self.ctx)
+            main_only(self.validate, self.ctx)  # the starting point of every curve
         window: dict[str, list[float]] = {}
         if self._data_iter is None:  # one stream per Trainer: run(until=...) in chunks continues it
             self._data_iter = iter(self.loader)
@@ -777,8 +781,7 @@ class Trainer:
                 self._log_window(window)
                 window = {}
             if vevery > 0 and self.step % vevery == 0:
-                self.validate()
-                barrier(self.ctx)
+                main_only(self.validate, self.ctx)  # rank 0; the others wait
             if self.step == cfg.total_steps:
                 self.save_checkpoint()
             elif self.step % cfg.checkpoint_every == 0:
@@ -856,33 +859,7 @@ class Trainer:
                 self.logger.warning("ranks ended with different %s weights: %s", name, values)
         weights = self.run_dir / "weights" / f"{self.config.name}_ema.pth"
         summary_path = self.run_dir / "summary.json"
-        cfg = self.config
-        if self.ctx.is_main:
-            ckpt.export_weights(weights, self.ema.state_dict())
-            summary = {
-                "name": cfg.name, "stage": cfg.stage, "steps": self.step,
-                "world_size": self.ctx.world_size, "device": str(self.device),
-                "precision": _precision_name(self.autocast_dtype),
-                "d_precision": _precision_name(self.autocast_dtype if self.d_autocast else None),
-                "batch_per_process": cfg.data.batch_size, "accumulate": cfg.optim.accumulate,
-                "micro_batch": self.micro_batch,
-                "effective_batch": cfg.data.batch_size * self.ctx.world_size,
-                "checkpoint_trunk": cfg.model.checkpoint_trunk,
-                "perceptual_loss": self.perceptual_description,
-                "deviations": self.deviations,
-                "config_changes_on_resume": [
-                    {"key": k, "old": old, "new": new} for k, old, new in self.config_changes],
-                "final_validation": self.final_metrics, "nonfinite_steps": self.nonfinite_total,
-                "ema_weights": str(weights.relative_to(self.run_dir)),
-                "last_checkpoint": (str(self.last_checkpoint.relative_to(self.run_dir))
-                                    if self.last_checkpoint else None),
-                "snapshots": sorted(str(p.relative_to(self.run_dir))
-                                    for p in self._snapshot_files()),
-                "seconds_this_session": round(elapsed, 2), "rank_weight_digests": digests,
-            }
-            atomic_write_text(summary_path, json.dumps(summary, indent=2))
-            self.logger.info("done: step %d, EMA weights %s", self.step, weights)
-        barrier(self.ctx)
+        main_only(lambda: self._write_results(weights, summary_path, digests, elapsed), self.ctx)
         return TrainResult(
             run_dir=self.run_dir, ema_weights=weights,
             last_checkpoint=self.last_checkpoint or ckpt.latest_checkpoint(
@@ -892,6 +869,34 @@ class Trainer:
             final_metrics=dict(self.final_metrics), nonfinite_steps=self.nonfinite_total,
             perceptual=self.perceptual_description, summary_path=summary_path,
             deviations=list(self.deviations), snapshots=self._snapshot_files())
+
+    def _write_results(self, weights: Path, summary_path: Path,
+                       digests: dict[str, list[str]], elapsed: float) -> None:
+        """Rank 0: the final EMA weights and ``summary.json``."""
+        cfg = self.config
+        ckpt.export_weights(weights, self.ema.state_dict())
+        summary = {
+            "name": cfg.name, "stage": cfg.stage, "steps": self.step,
+            "world_size": self.ctx.world_size, "device": str(self.device),
+            "precision": _precision_name(self.autocast_dtype),
+            "d_precision": _precision_name(self.autocast_dtype if self.d_autocast else None),
+            "batch_per_process": cfg.data.batch_size, "accumulate": cfg.optim.accumulate,
+            "micro_batch": self.micro_batch,
+            "effective_batch": cfg.data.batch_size * self.ctx.world_size,
+            "checkpoint_trunk": cfg.model.checkpoint_trunk,
+            "perceptual_loss": self.perceptual_description,
+            "deviations": self.deviations,
+            "config_changes_on_resume": [
+                {"key": k, "old": old, "new": new} for k, old, new in self.config_changes],
+            "final_validation": self.final_metrics, "nonfinite_steps": self.nonfinite_total,
+            "ema_weights": str(weights.relative_to(self.run_dir)),
+            "last_checkpoint": (str(self.last_checkpoint.relative_to(self.run_dir))
+                                if self.last_checkpoint else None),
+            "snapshots": sorted(str(p.relative_to(self.run_dir)) for p in self._snapshot_files()),
+            "seconds_this_session": round(elapsed, 2), "rank_weight_digests": digests,
+        }
+        atomic_write_text(summary_path, json.dumps(summary, indent=2))
+        self.logger.info("done: step %d, EMA weights %s", self.step, weights)
 
     def _snapshot_files(self) -> list[Path]:
         """Every EMA snapshot of this run folder (earlier sessions' included), by step."""
