@@ -294,6 +294,15 @@ def test_nonfinite_gradients_with_finite_losses_skip_the_step(tmp_path):
     trainer.close()
 
 
+def test_gradient_clipping_applies_to_both_networks(tmp_path):
+    trainer = Trainer(tiny(**GAN, **{"optim.grad_clip": 1.0e-3}), tmp_path)
+    assert trainer.train_step(*batch())[1]
+    for model in (trainer.generator, trainer.discriminator):  # gradients as the step used them
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        assert float(norm) == pytest.approx(1.0e-3, rel=1e-3)
+    trainer.close()
+
+
 # ----------------------------------------------------------------------------- memory
 
 

@@ -228,6 +228,7 @@ class Trainer:
         self.generator = generator.to(self.device, memory_format=self.memory_format)
         self.discriminator = (disc.to(self.device, memory_format=self.memory_format)
                               if disc is not None else None)
+        self._sn_modules = _spectral_norm_modules(self.discriminator)
         self.ema = ModelEMA(self.generator, config.ema_decay)
         self.scale = getattr(self.generator, "sf", config.data.scale)
         if self.scale != config.data.scale:
@@ -631,11 +632,13 @@ class Trainer:
         if self.opt_d is not None:
             self.scaler.unscale_(self.opt_d)
         problems = [f"non-finite loss {k}" for k, v in values.items() if not math.isfinite(v)]
-        if not problems:
+        grad_norms: dict[str, torch.Tensor] = {}
+        if not problems:  # one norm per network: checked here, reused by gradient clipping
+            grad_norms = {"generator": _grad_norm(self.generator)}
+            if self.discriminator is not None:
+                grad_norms["discriminator"] = _grad_norm(self.discriminator)
             problems = [f"non-finite gradients in the {name}"
-                        for name, model in (("generator", self.generator),
-                                            ("discriminator", self.discriminator))
-                        if model is not None and not _grads_finite(model)]
+                        for name, norm in grad_norms.items() if not torch.isfinite(norm)]
         if any_true(bool(problems), self.ctx):  # same decision on every rank
             self._skip_reason = ", ".join(problems) or "non-finite values on another rank"
             self.opt_g.zero_grad(set_to_none=True)
@@ -646,9 +649,9 @@ class Trainer:
             self._step_schedulers(skipped=True)
             return values, False
 
-        self._optimizer_step(self.opt_g, self.generator)
+        self._optimizer_step(self.opt_g, self.generator, grad_norms["generator"])
         if self.opt_d is not None:
-            self._optimizer_step(self.opt_d, self.discriminator)
+            self._optimizer_step(self.opt_d, self.discriminator, grad_norms["discriminator"])
         self.scaler.update()
         self.ema.update(self.generator)
         self._step_schedulers()
@@ -667,7 +670,7 @@ class Trainer:
             self.discriminator.requires_grad_(False)
         for i, (lq, hq) in enumerate(micro):
             with _no_sync(self._ddp_g, last=i == parts - 1), \
-                    _power_iteration(self.discriminator, enabled=i == 0):
+                    _power_iteration(self._sn_modules, enabled=i == 0):
                 with self._autocast():
                     sr = self.g_model(lq)
                 losses = self.generator_losses(sr, hq)
@@ -686,16 +689,20 @@ class Trainer:
         self.discriminator.requires_grad_(True)
         for i, ((_, hq), fake) in enumerate(zip(micro, fakes)):
             with _no_sync(self._ddp_d, last=i == parts - 1), \
-                    _power_iteration(self.discriminator, enabled=i == 0):
+                    _power_iteration(self._sn_modules, enabled=i == 0):
                 losses = self.discriminator_losses(fake, hq)
                 self.scaler.scale(losses["d_loss"] / parts).backward()
             for k, v in losses.items():
                 sums[k] = sums[k] + v.detach() if k in sums else v.detach()
         return sums
 
-    def _optimizer_step(self, opt: torch.optim.Optimizer, model: nn.Module) -> None:
-        if self.config.optim.grad_clip:  # gradients are already unscaled (train_step)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.optim.grad_clip)
+    def _optimizer_step(self, opt: torch.optim.Optimizer, model: nn.Module,
+                        grad_norm: torch.Tensor) -> None:
+        """Clip to ``optim.grad_clip`` (with the norm train_step measured on the unscaled
+        gradients), then step."""
+        if self.config.optim.grad_clip:
+            torch.nn.utils.clip_grads_with_norm_(model.parameters(), self.config.optim.grad_clip,
+                                                 grad_norm)
         self.scaler.step(opt)
 
     def _step_schedulers(self, *, skipped: bool = False) -> None:
@@ -939,12 +946,10 @@ def _widen(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def _grads_finite(model: nn.Module) -> bool:
-    """True when every gradient of ``model`` is finite (one reduction, one device sync)."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not grads:
-        return True
-    return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)).item())
+def _grad_norm(model: nn.Module) -> torch.Tensor:
+    """The global L2 norm of ``model``'s gradients (0-dim; NaN/Inf when any gradient is)."""
+    return torch.nn.utils.get_total_norm([p.grad for p in model.parameters()
+                                          if p.grad is not None])
 
 
 def _no_sync(ddp: nn.Module | None, *, last: bool):
@@ -952,17 +957,21 @@ def _no_sync(ddp: nn.Module | None, *, last: bool):
     return ddp.no_sync() if ddp is not None and not last else contextlib.nullcontext()
 
 
+def _spectral_norm_modules(model: nn.Module | None) -> list[nn.Module]:
+    """The spectral-norm parametrisations inside ``model`` (none for None)."""
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    return [m for m in model.modules() if isinstance(m, _SpectralNorm)] if model else []
+
+
 @contextlib.contextmanager
-def _power_iteration(model: nn.Module | None, *, enabled: bool):
-    """Switch the spectral-norm power iteration of ``model`` on or off inside the block.
+def _power_iteration(modules: list[nn.Module], *, enabled: bool):
+    """Switch the power iteration of these spectral-norm modules on or off inside the block.
 
     Off, spectral norm divides by the sigma of its current singular-vector estimates without
     updating them (its eval-mode behaviour); nothing else in the model changes mode. One update
     per pass of a step, however many micro-batches the pass has.
     """
-    from torch.nn.utils.parametrizations import _SpectralNorm
-
-    modules = [m for m in model.modules() if isinstance(m, _SpectralNorm)] if model else []
     before = [m.training for m in modules]
     for m in modules:
         m.train(m.training and enabled)
