@@ -25,6 +25,7 @@ from bsrgan.training import (
     ConfigError,
     ResumeConfigError,
     Trainer,
+    config_to_dict,
     list_checkpoints,
     load_checkpoint,
 )
@@ -194,6 +195,19 @@ def test_resume_with_a_changed_config_is_refused_listing_the_differences(tmp_pat
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert {c["key"] for c in summary["config_changes_on_resume"]} == {
         "optim.lr_g", "optim.milestones", "ema_decay"}
+
+
+def test_config_fields_an_older_checkpoint_lacks_count_only_when_set():
+    """A field added since a checkpoint was written differs only when the new config sets it
+    away from its default; a field removed since is ignored."""
+    from bsrgan.training.config import config_differences
+
+    old = config_to_dict(tiny())
+    del old["optim"]["accumulate"], old["runtime"]["d_precision"]
+    old["data"]["field_removed_since"] = 1
+    assert config_differences(old, tiny()) == []
+    assert config_differences(old, tiny(**{"runtime.d_precision": "same"})) == [
+        ("runtime.d_precision", "<not set>", "same")]
 
 
 def test_resume_with_another_number_of_processes_is_refused(tmp_path):
