@@ -473,6 +473,7 @@ def test_loader_plan_divides_cpus_and_estimates_shared_memory() -> None:
     assert resolve_num_workers(3, processes=8, cpus=8) == 3
     assert batch_bytes(48, 72, 4) == 48 * 3 * (72 * 72 * 4 + 288 * 288)  # HQ uint8
     assert batch_bytes(48, 72, 4, hq_uint8=False) == 48 * 3 * (72 * 72 + 288 * 288) * 4
+    assert batch_bytes(48, 72, 4, hr_crop=320) == 48 * 3 * 320 * 320  # degraded on the device
     plan = plan_loader(num_workers=12, batch_size=48, lq_patch=72, scale=4, prefetch_factor=4,
                        processes=1, cpus=32, shm_free=64 * 2**20)  # Docker's default
     assert plan.shm_bytes == 50 * batch_bytes(48, 72, 4)

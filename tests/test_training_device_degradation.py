@@ -74,6 +74,9 @@ def test_tiny_run_with_cpu_degradation_resumes_exactly(tmp_path) -> None:
                          "checkpoint_every": 2, "keep_last": 5})
     probe = Trainer(cfg, tmp_path / "probe")
     assert probe.degradation_device == torch.device("cpu")
+    # the loader's shared-memory estimate counts what the workers send: uint8 64 px HR crops
+    assert probe.loader_plan.batch_bytes == 2 * 3 * 64 * 64
+    assert "uint8 HR crops and plans" in probe.loader_plan.describe()
     probe.close()
     a, b = straight_and_resumed(cfg, tmp_path, stop_at=2)
     for key in ("generator", "ema"):

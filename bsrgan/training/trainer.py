@@ -179,9 +179,10 @@ class Trainer:
                                       hq_uint8=True, shuffle_prob=dc.shuffle_prob,
                                       use_sharp=dc.use_sharp,
                                       degrade_in_worker=self.degradation_device is None)
-        self.loader_plan = plan_loader(num_workers=dc.num_workers, batch_size=dc.batch_size,
-                                       lq_patch=dc.lq_patch, scale=dc.scale,
-                                       prefetch_factor=dc.prefetch_factor)
+        self.loader_plan = plan_loader(
+            num_workers=dc.num_workers, batch_size=dc.batch_size, lq_patch=dc.lq_patch,
+            scale=dc.scale, prefetch_factor=dc.prefetch_factor,
+            hr_crop=None if self.degradation_device is None else dc.hr_crop)
         self._windows_logged = 0
         self._loader_warned_at: int | None = None
         resume_from = self._find_resume_checkpoint(resume, overwrite)
