@@ -171,7 +171,8 @@ def test_resume_with_a_changed_config_is_refused_listing_the_differences(tmp_pat
 
     # run length, logging, and how a step is computed (same gradients, less memory) may change
     longer = tiny(total_steps=6, checkpoint_every=2, keep_last=5, log_every=1,
-                  **{"optim.accumulate": 2, "model.checkpoint_trunk": True})
+                  **{"optim.accumulate": 2, "model.checkpoint_trunk": True,
+                     "model.init_from": "read/by/a/fresh/run/only.pth"})
     Trainer(longer, tmp_path, resume=True).close()
 
     changed = tiny(total_steps=4, checkpoint_every=2, keep_last=5,
