@@ -142,10 +142,7 @@ def local_main_first(fn: Callable[[], T], ctx: DistContext) -> T:
     for first in (True, False):  # local main processes, then the others; errors shared each time
         error: BaseException | None = None
         if (ctx.local_rank == 0) == first:
-            try:
-                result = fn()
-            except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-                error = exc
+            result, error = _attempt(fn)
         _raise_any(error, ctx)
     return result
 
@@ -153,14 +150,17 @@ def local_main_first(fn: Callable[[], T], ctx: DistContext) -> T:
 def main_only(fn: Callable[[], T], ctx: DistContext) -> T | None:
     """Run ``fn`` on rank 0 only (its result there, None elsewhere); an exception it raises is
     raised on every rank, so that all processes stop together instead of waiting for rank 0."""
-    result, error = None, None
-    if ctx.is_main:
-        try:
-            result = fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-            error = exc
+    result, error = _attempt(fn) if ctx.is_main else (None, None)
     _raise_any(error, ctx)
     return result
+
+
+def _attempt(fn: Callable[[], T]) -> tuple[T | None, Exception | None]:
+    """``(fn(), None)``, or ``(None, the exception)`` for the caller to share with every rank."""
+    try:
+        return fn(), None
+    except Exception as exc:  # noqa: BLE001 - re-raised by _raise_any, on every rank
+        return None, exc
 
 
 def _raise_any(error: BaseException | None, ctx: DistContext) -> None:
