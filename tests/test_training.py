@@ -21,11 +21,11 @@ from training_helpers import (
     FAST,
     REPO,
     TINY,
-    free_port,
     small_images,
     straight_and_resumed,
     subprocess_env,
     tiny_config,
+    torchrun_train,
     write_config,
 )
 
@@ -444,12 +444,7 @@ def test_ddp_gloo_two_processes_end_with_identical_weights(tmp_path):
     """Stage 1 under torchrun, with a DataLoader worker process per rank inside the trainer."""
     config = write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3,
                            **{"data.num_workers": 1, "data.persistent_workers": True})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={free_port()}", "--master_addr=127.0.0.1",
-           "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
-           "--no-progress"]
-    done = subprocess.run(cmd, check=False, env=subprocess_env(), cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    done = torchrun_train(config, tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     digests = summary["rank_weight_digests"]["generator"]

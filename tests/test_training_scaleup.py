@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_helpers import REPO, free_port, small_images, subprocess_env, tiny_config
+from training_helpers import REPO, small_images, tiny_config, torchrun, torchrun_train
 from training_helpers import write_config as write_tiny_config
 
 from bsrgan.training import (
@@ -149,10 +147,7 @@ cleanup(ctx)
 def test_local_main_first_downloads_once_and_shares_failures(tmp_path):
     script = tmp_path / "first.py"
     script.write_text(LOCAL_MAIN_FIRST)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={free_port()}", "--master_addr=127.0.0.1", str(script), str(tmp_path)]
-    done = subprocess.run(cmd, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=180, check=False)
+    done = torchrun([str(script), str(tmp_path)], cwd=tmp_path, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("downloaded_by_*")) == ["downloaded_by_0"]
     for rank in (0, 1):  # rank 0's error reaches rank 1, which never ran the function
@@ -474,12 +469,7 @@ def test_missing_niqe_images_stop_the_run_before_training(tmp_path, monkeypatch)
 def test_gan_stage_under_torchrun_ends_with_identical_g_and_d_on_both_ranks(tmp_path):
     config = write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3,
                           **{**GAN, "optim.accumulate": 2})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={free_port()}", "--master_addr=127.0.0.1",
-           "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
-           "--no-progress"]
-    done = subprocess.run(cmd, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = torchrun_train(config, tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["effective_batch"] == 8

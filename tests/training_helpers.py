@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,19 @@ def straight_and_resumed(config: TrainConfig, folder: Path, *, stop_at: int
     name = checkpoint_name(config.total_steps)
     return (load_checkpoint(folder / "straight" / "checkpoints" / name),
             load_checkpoint(folder / "resumed" / "checkpoints" / name))
+
+
+def torchrun(args: list[str], cwd: Path, *, processes: int = 2, timeout: float = 300
+             ) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run --nproc_per_node=<processes> <args>`` on this machine
+    (gloo on the CPU, one thread per process), output captured."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+           f"--master_port={free_port()}", "--master_addr=127.0.0.1", *args]
+    return subprocess.run(cmd, env=subprocess_env(), cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def torchrun_train(config: Path, out: Path) -> subprocess.CompletedProcess:
+    """``bsrgan.train`` of ``config`` into ``out`` under :func:`torchrun` with 2 processes."""
+    return torchrun(["-m", "bsrgan.train", "--config", str(config), "--out", str(out),
+                     "--no-progress"], cwd=out.parent)
