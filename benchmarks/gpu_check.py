@@ -13,12 +13,13 @@ precision does not stop the others):
   fp32, bf16, bf16 + channels_last and bf16 + channels_last + torch.compile. A variant that runs
   out of memory is retried with gradient accumulation 2, 4, 8 (the same effective batch). The
   VGG has random weights (speed does not depend on them; the machine has no network).
-* ``loader`` — degraded training pairs/s of the data loader with the machine's cores, next to
-  the pairs/s the fastest training variant consumes (``benchmarks/loader.py:measure_loader``
-  when that module exists, else the trainer's own ``make_loader``).
+* ``loader`` — degraded training pairs/s of the data loader with the machine's cores
+  (``benchmarks/loader.py:measure_loader``), and pairs/s when the workers only cut crops and
+  plans for ``data.degradation_device``, next to the pairs/s the fastest training variant
+  consumes.
 * ``inference`` — tiled ``bsrgan.inference.upscale`` of a 512x512 and a 2048x1536 input with
   the x4 RRDBNet in fp32, fp16 and bf16: frames/s and peak memory.
-* ``degradation`` — the batched degradation on the device, if ``degrade_bsrgan_batch`` exists.
+* ``degradation`` — the batched degradation on the device (``benchmarks/degradation.py``).
 * ``memory_estimate`` — the CPU-derived estimate (``bsrgan.training.memory``) of each train
   step's peak, to compare with the measured one.
 
@@ -248,10 +249,8 @@ def train_section(settings: Settings, deadline: Deadline) -> dict[str, Any]:
 
 
 def _benchmark_module(name: str):
-    """``benchmarks/<name>.py`` as a module, or None when the file does not exist."""
+    """``benchmarks/<name>.py`` as a module (the folder is not a package)."""
     path = REPO / "benchmarks" / f"{name}.py"
-    if not path.is_file():
-        return None
     spec = importlib.util.spec_from_file_location(f"bsrgan_benchmarks_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses and pickling look modules up by name
@@ -259,54 +258,20 @@ def _benchmark_module(name: str):
     return module
 
 
-def _external_measure_loader() -> Callable[..., dict] | None:
-    """``measure_loader`` from benchmarks/loader.py when that module exists."""
-    module = _benchmark_module("loader")
-    return getattr(module, "measure_loader", None)
-
-
-def trainer_loader_pairs_per_s(settings: Settings, workers: int) -> dict[str, Any]:
-    """Pairs/s of the trainer's own loader (make_loader) at the stage configs' patch size
-    (used when benchmarks/loader.py:measure_loader is missing or fails)."""
-    from bsrgan.training import BlindSRDataset
-    from bsrgan.training.dataset import make_loader
-
-    cfg = stage_config(STAGES["stage 1 BSRNet (L1)"], settings)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = BlindSRDataset(None, scale=cfg.data.scale, hr_crop=cfg.data.hr_crop,
-                            lq_patch=cfg.data.lq_patch, degradation=cfg.data.degradation,
-                            isp=cfg.data.isp, seed=0)
-    loader = make_loader(ds, batch_size=cfg.data.batch_size, num_workers=workers,
-                         pin_memory=settings.device == "cuda", persistent_workers=False,
-                         prefetch_factor=4, worker_start_method=cfg.data.worker_start_method)
-    it = iter(loader)
-    next(it)  # worker start-up is not throughput
-    start = time.perf_counter()
-    for _ in range(settings.loader_batches):
-        next(it)
-    seconds = time.perf_counter() - start
-    del it
-    return {"source": "bsrgan.training.dataset.make_loader (embedded photos)",
-            "workers": workers, "batch": cfg.data.batch_size, "lq_patch": cfg.data.lq_patch,
-            "pairs_per_s": settings.loader_batches * cfg.data.batch_size / seconds}
-
-
 def loader_section(settings: Settings, train: dict[str, Any]) -> dict[str, Any]:
-    workers = settings.loader_workers
+    """Pairs/s of the training loader (benchmarks/loader.py:measure_loader, the embedded photos:
+    the device machine may hold no training data) with the workers degrading, and with the
+    workers only cutting crops for ``data.degradation_device`` (the device then degrades), next
+    to the pairs/s the fastest training variant of each stage consumes."""
     cfg = stage_config(STAGES["stage 1 BSRNet (L1)"], settings)
-    measure = guarded(lambda: {"fn": _external_measure_loader()})
-    fn = measure.get("fn")
-    record: dict[str, Any] = {}
-    if fn is not None:  # the embedded photos: the device machine may hold no training data
-        kwargs = {"workers": workers, "batch_size": cfg.data.batch_size,
-                  "batches": settings.loader_batches, "hr_crop": cfg.data.hr_crop,
-                  "lq_patch": cfg.data.lq_patch, "scale": cfg.data.scale}
-        record = guarded(lambda: {"source": "benchmarks/loader.py:measure_loader (embedded "
-                                            "photos)", **fn("embedded", **kwargs)})
-    if not record or "error" in record:
-        fallback = guarded(lambda: trainer_loader_pairs_per_s(settings, workers))
-        record = {**fallback, **({"measure_loader_error": record["error"]} if record else {})}
+    measure_loader = _benchmark_module("loader").measure_loader
+    kwargs = {"workers": settings.loader_workers, "batch_size": cfg.data.batch_size,
+              "batches": settings.loader_batches, "hr_crop": cfg.data.hr_crop,
+              "lq_patch": cfg.data.lq_patch, "scale": cfg.data.scale}
+    record = guarded(lambda: {"source": "benchmarks/loader.py:measure_loader (embedded photos)",
+                              **measure_loader("embedded", **kwargs)})
+    record["crops_and_plans_only"] = guarded(
+        lambda: measure_loader("embedded", degrade_in_worker=False, **kwargs))
     demand = {stage: max((v["pairs_per_s"] for v in variants.values() if "pairs_per_s" in v),
                          default=None) for stage, variants in train.items()}
     record["gpu_demand_pairs_per_s"] = demand
@@ -364,14 +329,8 @@ def inference_section(settings: Settings, deadline: Deadline) -> dict[str, Any]:
 
 
 def degradation_section(settings: Settings) -> dict[str, Any]:
-    try:
-        from bsrgan.degradation import degrade_bsrgan_batch  # noqa: F401
-    except ImportError:
-        return {"skipped": "bsrgan.degradation.degrade_bsrgan_batch does not exist in this "
-                           "checkout"}
-    measure = getattr(_benchmark_module("degradation"), "measure_batched", None)
-    if measure is None:
-        return {"skipped": "benchmarks/degradation.py has no measure_batched(device, batch_sizes)"}
+    """The batched degradation on the device (benchmarks/degradation.py:measure_batched)."""
+    measure = _benchmark_module("degradation").measure_batched
     result = measure(torch.device(settings.device), list(settings.degradation_batches),
                      pairs=settings.degradation_pairs, repeats=settings.degradation_repeats)
     return {"source": "benchmarks/degradation.py:measure_batched", **dict(result)}

@@ -7,6 +7,7 @@ that folder is absent (e.g. on a fresh clone without the mirror).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,16 @@ def asset_env(shared_assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("BSRGAN_HOME", str(home))
     monkeypatch.setenv("BSRGAN_MIRRORS", str(shared_assets))
     return home
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch intra-op thread for a module's tests (``pytestmark =
+    pytest.mark.usefixtures("one_torch_thread")``): many small tensor ops run faster, and their
+    time depends less on how busy the shared machine is; the previous count is put back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -39,19 +39,12 @@ from bsrgan.degradation.noise import (
 from bsrgan.degradation.resize import CV2_METHODS, METHODS, ResizeParams, apply_resize
 from bsrgan.degradation.sharpen import SharpenParams, apply_sharpen
 
+# one intra-op thread: test time then depends less on how busy the machine is
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TOL = 1e-4  # float32 rounding; the issue's contract is 1/255
 CPU = torch.device("cpu")
 #: (h, w) of the samples of one group: odd, tiny (smaller than a 25-tap kernel) and mixed.
 SIZES = [(61, 67), (40, 33), (9, 7), (2, 3)]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: test time then does not depend on how busy the machine is."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -32,19 +32,12 @@ from bsrgan.degradation import (
 from bsrgan.degradation.batched.ops import BATCH_OPS, KIND_ORDER
 from bsrgan.degradation.batched.pipeline import plan_sizes, schedule
 
+# one intra-op thread: test time then depends less on how busy the machine is
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 DETERMINISTIC_OPS = {"modcrop", "sharpen", "blur", "downsample1", "downsample2",
                      "downsample2_shifted", "downsample3", "resize", "resize_final", "crop"}
 HR, PATCH = 128, 32
 DIST_HR = 96  # the distribution tests: 2 x 500 pairs of 96 -> 24 px per case
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: test time then does not depend on how busy the machine is."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def hr_crops(count: int, size: int = HR, seed: int = 0) -> np.ndarray:

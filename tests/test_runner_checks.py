@@ -250,6 +250,9 @@ def test_stage_configs_map_the_notebook_parameters(tmp_path):
     assert (c1.stage, c1.total_steps, c1.data.lq_patch, c1.data.hr_crop) == ("psnr", 300, 32, 160)
     assert c1.optim.lr_g == p1["LR"] and c1.optim.lr_d is None and c1.optim.milestones == [100]
     assert c1.validation.hr_dir == str(tmp_path) and c1.data.hr_dir == "embedded"
+    # the pairs have the generator's scale: an x2 model trains on x2 pairs, not x4 ones
+    assert c1.data.scale == 4
+    assert bsrnet_config({**p1, "MODEL": "rrdbnet_x2"}, val_dir=None).data.scale == 2
     p2 = defaults("03_train_bsrgan")
     c2 = bsrgan_config(p2, val_dir=None, init_from="w.pth")
     assert c2.stage == "gan" and c2.model.init_from == "w.pth"

@@ -7,19 +7,27 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from training_helpers import (
+    FAST,
+    REPO,
+    TINY,
+    small_images,
+    straight_and_resumed,
+    subprocess_env,
+    tiny_config,
+    torchrun_train,
+    write_config,
+)
 
 from bsrgan.training import (
     LOSS_PRESETS,
@@ -39,35 +47,7 @@ from bsrgan.training import (
 from bsrgan.training import checkpoint as ckpt
 from bsrgan.training.dataset import flip_rotate, make_loader
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "experiments" / "train_tiny.yaml"
 EXPERIMENTS = REPO / "experiments"
-
-# a fast variant of the tiny config for in-process tests: no validation, no TensorBoard, no bar
-FAST = {
-    "validation.every": 0, "runtime.tensorboard": False, "runtime.progress": False,
-    "runtime.num_threads": 1, "data.hr_crop": 64, "data.batch_size": 2,
-}
-
-
-def tiny_config(**overrides):
-    return load_config(TINY, overrides={**FAST, **overrides})
-
-
-def small_images(seed: int = 0) -> dict[str, np.ndarray]:
-    """Smooth random colour images (structure a network can learn), float32 [0, 1]."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for i, (h, w) in enumerate([(96, 112), (80, 80), (128, 96)]):
-        base = rng.random((h // 8 + 1, w // 8 + 1, 3)).astype(np.float32)
-        out[f"img{i}"] = np.kron(base, np.ones((8, 8, 1), np.float32))[:h, :w]
-    return out
-
-
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-    return env
 
 
 # ----------------------------------------------------------------------------- config
@@ -386,16 +366,10 @@ def test_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path):
 # ----------------------------------------------------------------------------- exact resume
 
 
-def _write_config(path: Path, **overrides) -> Path:
-    cfg = load_config(TINY, overrides={**FAST, **overrides})
-    path.write_text(yaml.safe_dump(config_to_dict(cfg)))
-    return path
-
-
 @pytest.mark.slow  # three interpreter start-ups: 15-35 s on 2 busy cores
 def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     n = 6
-    config = _write_config(tmp_path / "cfg.yaml", total_steps=2 * n, checkpoint_every=n,
+    config = write_config(tmp_path / "cfg.yaml", total_steps=2 * n, checkpoint_every=n,
                            keep_last=3, **{"runtime.deterministic": True})
     train = [sys.executable, "-m", "bsrgan.train", "--config", str(config), "--no-progress"]
     env = subprocess_env()
@@ -455,18 +429,7 @@ def test_gan_stage_resume_restores_discriminator_and_both_optimisers(tmp_path):
     cfg = tiny_config(**{"stage": "gan", "loss.preset": "released", "total_steps": 4,
                          "checkpoint_every": 2, "keep_last": 5, "optim.lr_g": None,
                          "loss.perceptual_backbone": "vgg16", "loss.perceptual_pretrained": False})
-    straight = Trainer(cfg, tmp_path / "a")
-    straight.run()
-    straight.close()
-    first = Trainer(cfg, tmp_path / "b")
-    first.run(until=2)
-    first.close()
-    second = Trainer(cfg, tmp_path / "b", resume=True)
-    assert second.step == 2
-    second.run()
-    second.close()
-    a = load_checkpoint(tmp_path / "a" / "checkpoints" / "step_00000004.pt")
-    b = load_checkpoint(tmp_path / "b" / "checkpoints" / "step_00000004.pt")
+    a, b = straight_and_resumed(cfg, tmp_path, stop_at=2)
     for key in ("generator", "ema", "discriminator"):
         assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
     assert a["scheduler_d"] == b["scheduler_d"]
@@ -477,22 +440,11 @@ def test_gan_stage_resume_restores_discriminator_and_both_optimisers(tmp_path):
 # ----------------------------------------------------------------------------- DDP
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ddp_gloo_two_processes_end_with_identical_weights(tmp_path):
     """Stage 1 under torchrun, with a DataLoader worker process per rank inside the trainer."""
-    config = _write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3,
+    config = write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3,
                            **{"data.num_workers": 1, "data.persistent_workers": True})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={_free_port()}", "--master_addr=127.0.0.1",
-           "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
-           "--no-progress"]
-    done = subprocess.run(cmd, check=False, env=subprocess_env(), cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    done = torchrun_train(config, tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     digests = summary["rank_weight_digests"]["generator"]

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from training_helpers import FAST, REPO, TINY, tiny_config
 
 from bsrgan.cli import main
 from bsrgan.data.discovery import discover_hr_images, is_face_folder
@@ -33,11 +34,7 @@ from bsrgan.training.dataset import (
 )
 from bsrgan.training.loader_plan import batch_bytes, plan_loader, resolve_num_workers
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "experiments" / "train_tiny.yaml"
 PAPER = REPO / "experiments" / "bsrnet_x4_paper.yaml"
-QUIET = {"validation.every": 0, "runtime.tensorboard": False, "runtime.progress": False,
-         "runtime.num_threads": 1, "data.hr_crop": 64, "data.batch_size": 2}
 
 
 def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -476,6 +473,7 @@ def test_loader_plan_divides_cpus_and_estimates_shared_memory() -> None:
     assert resolve_num_workers(3, processes=8, cpus=8) == 3
     assert batch_bytes(48, 72, 4) == 48 * 3 * (72 * 72 * 4 + 288 * 288)  # HQ uint8
     assert batch_bytes(48, 72, 4, hq_uint8=False) == 48 * 3 * (72 * 72 + 288 * 288) * 4
+    assert batch_bytes(48, 72, 4, hr_crop=320) == 48 * 3 * 320 * 320  # degraded on the device
     plan = plan_loader(num_workers=12, batch_size=48, lq_patch=72, scale=4, prefetch_factor=4,
                        processes=1, cpus=32, shm_free=64 * 2**20)  # Docker's default
     assert plan.shm_bytes == 50 * batch_bytes(48, 72, 4)
@@ -486,7 +484,7 @@ def test_loader_plan_divides_cpus_and_estimates_shared_memory() -> None:
 
 
 def test_trainer_logs_the_loader_plan_and_warns_when_loader_bound(tmp_path: Path) -> None:
-    cfg = load_config(TINY, overrides={**QUIET, "data.num_workers": 2, "log_every": 5})
+    cfg = tiny_config(**{"data.num_workers": 2, "log_every": 5})
     trainer = Trainer(cfg, tmp_path)
     try:
         trainer._check_loader_bound({"data_wait_ms": 90.0, "compute_ms": 10.0})  # start-up
@@ -511,7 +509,7 @@ def test_tiny_training_run_from_a_prepared_folder(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # nothing may be excluded
         result = train(TINY, tmp_path / "run", progress=False, overrides={
-            **QUIET, "data.hr_dir": str(tmp_path / "prepared"), "data.num_workers": 1,
+            **FAST, "data.hr_dir": str(tmp_path / "prepared"), "data.num_workers": 1,
             "data.persistent_workers": False, "total_steps": 6, "log_every": 3,
             "checkpoint_every": 6})
     assert result.steps == 6 and result.ema_weights.is_file()

@@ -3,25 +3,16 @@ training process degrades each batch with the batched torch backend; exact resum
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import default_collate
+from training_helpers import straight_and_resumed, tiny_config
 
 from bsrgan.degradation import replay
-from bsrgan.training import BlindSRDataset, ConfigError, Trainer, load_checkpoint, load_config
+from bsrgan.training import BlindSRDataset, ConfigError, Trainer, load_checkpoint
 from bsrgan.training.dataset import degrade_on_device, uint8_to_float
-
-TINY = Path(__file__).resolve().parent.parent / "experiments" / "train_tiny.yaml"
-# as test_training: no validation, TensorBoard or bar; 64 px HR crops, batches of 2
-FAST = {"validation.every": 0, "runtime.tensorboard": False, "runtime.progress": False,
-        "runtime.num_threads": 1, "data.hr_crop": 64, "data.batch_size": 2}
-
-
-def tiny_config(**overrides):
-    return load_config(TINY, overrides={**FAST, **overrides})
 
 
 def dataset(**kwargs) -> BlindSRDataset:
@@ -81,21 +72,15 @@ def test_tiny_run_with_cpu_degradation_resumes_exactly(tmp_path) -> None:
     """End to end on the CPU: 4 steps straight == 2 steps, a new Trainer resuming, 2 more."""
     cfg = tiny_config(**{"data.degradation_device": "cpu", "total_steps": 4,
                          "checkpoint_every": 2, "keep_last": 5})
-    straight = Trainer(cfg, tmp_path / "a")
-    assert straight.degradation_device == torch.device("cpu")
-    straight.run()
-    straight.close()
-    first = Trainer(cfg, tmp_path / "b")
-    first.run(until=2)
-    first.close()
-    second = Trainer(cfg, tmp_path / "b", resume=True)
-    assert second.step == 2
-    second.run()
-    second.close()
-    a = load_checkpoint(tmp_path / "a" / "checkpoints" / "step_00000004.pt")
-    b = load_checkpoint(tmp_path / "b" / "checkpoints" / "step_00000004.pt")
+    probe = Trainer(cfg, tmp_path / "probe")
+    assert probe.degradation_device == torch.device("cpu")
+    # the loader's shared-memory estimate counts what the workers send: uint8 64 px HR crops
+    assert probe.loader_plan.batch_bytes == 2 * 3 * 64 * 64
+    assert "uint8 HR crops and plans" in probe.loader_plan.describe()
+    probe.close()
+    a, b = straight_and_resumed(cfg, tmp_path, stop_at=2)
     for key in ("generator", "ema"):
         assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
     # and the steps after the resume did train
-    m = load_checkpoint(tmp_path / "b" / "checkpoints" / "step_00000002.pt")
+    m = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "step_00000002.pt")
     assert not torch.equal(m["generator"]["conv_last.weight"], b["generator"]["conv_last.weight"])

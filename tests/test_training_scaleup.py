@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
+from training_helpers import REPO, small_images, tiny_config, torchrun, torchrun_train
+from training_helpers import write_config as write_tiny_config
 
 from bsrgan.training import (
     BlindSRDataset,
@@ -28,53 +26,26 @@ from bsrgan.training import (
     config_to_dict,
     list_checkpoints,
     load_checkpoint,
-    load_config,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = REPO / "experiments" / "train_tiny.yaml"
 PAPER_GAN = REPO / "experiments" / "bsrgan_x4_paper.yaml"
-QUIET = {"validation.every": 0, "runtime.tensorboard": False, "runtime.progress": False,
-         "runtime.num_threads": 1, "data.hr_crop": 64, "data.batch_size": 4}
 GAN = {"stage": "gan", "loss.preset": "paper", "optim.lr_g": 1.0e-3, "optim.lr_d": 1.0e-3,
        "loss.perceptual_backbone": "vgg16", "loss.perceptual_pretrained": False}
 
 
 def tiny(**overrides):
-    return load_config(TINY, overrides={**QUIET, **overrides})
-
-
-def images(seed: int = 0) -> dict[str, np.ndarray]:
-    """Smooth random colour images, float32 [0, 1]."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for i, (h, w) in enumerate([(96, 112), (80, 80), (128, 96)]):
-        base = rng.random((h // 8 + 1, w // 8 + 1, 3)).astype(np.float32)
-        out[f"img{i}"] = np.kron(base, np.ones((8, 8, 1), np.float32))[:h, :w]
-    return out
+    """The quiet tiny config with batches of 4 (two micro-batches of 2 with accumulation)."""
+    return tiny_config(**{"data.batch_size": 4, **overrides})
 
 
 def batch(n: int = 4, seed: int = 5, lq_patch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    ds = BlindSRDataset(images(), hr_crop=64, lq_patch=lq_patch, seed=seed)
+    ds = BlindSRDataset(small_images(), hr_crop=64, lq_patch=lq_patch, seed=seed)
     items = [ds[(i // 3, i % 3)] for i in range(n)]
     return torch.stack([x["lq"] for x in items]), torch.stack([x["hq"] for x in items])
 
 
-def env(**extra: str) -> dict[str, str]:
-    out = dict(os.environ)
-    out.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0", **extra)
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_config(path: Path, **overrides) -> Path:
-    path.write_text(yaml.safe_dump(config_to_dict(tiny(**overrides))))
-    return path
+    return write_tiny_config(path, **{"data.batch_size": 4, **overrides})
 
 
 def to_float64(trainer: Trainer) -> Trainer:
@@ -114,7 +85,7 @@ def test_paper_gan_config_without_vgg19_stops_at_once_naming_the_vgg16_option(
     from bsrgan.io import imwrite
 
     hr = tmp_path / "hr"
-    imwrite(hr / "photo.png", np.kron(images()["img2"], np.ones((4, 4, 1), np.float32)))
+    imwrite(hr / "photo.png", np.kron(small_images()["img2"], np.ones((4, 4, 1), np.float32)))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached VGG19
     started = time.perf_counter()
     code = main(["train", "--config", str(PAPER_GAN), "--out", str(tmp_path / "run"),
@@ -141,7 +112,7 @@ LOCAL_MAIN_FIRST = '''
 import os, sys, time
 from pathlib import Path
 import torch.distributed as dist
-from bsrgan.training.distributed import init_distributed, local_main_first, cleanup
+from bsrgan.training.distributed import cleanup, init_distributed, local_main_first, main_only
 
 out = Path(sys.argv[1])
 ctx = init_distributed("cpu")
@@ -162,6 +133,13 @@ try:
     local_main_first(broken, ctx)
 except ValueError as exc:
     (out / f"error_seen_by_{ctx.rank}").write_text(str(exc))
+def disk_full():
+    raise OSError(f"disk full on rank {ctx.rank}")
+
+try:  # rank 0's work (validation, a checkpoint) fails: every rank stops, none waits forever
+    main_only(disk_full, ctx)
+except OSError as exc:
+    (out / f"main_only_error_seen_by_{ctx.rank}").write_text(str(exc))
 cleanup(ctx)
 '''
 
@@ -169,14 +147,12 @@ cleanup(ctx)
 def test_local_main_first_downloads_once_and_shares_failures(tmp_path):
     script = tmp_path / "first.py"
     script.write_text(LOCAL_MAIN_FIRST)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={free_port()}", "--master_addr=127.0.0.1", str(script), str(tmp_path)]
-    done = subprocess.run(cmd, env=env(), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=180, check=False)
+    done = torchrun([str(script), str(tmp_path)], cwd=tmp_path, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("downloaded_by_*")) == ["downloaded_by_0"]
     for rank in (0, 1):  # rank 0's error reaches rank 1, which never ran the function
         assert (tmp_path / f"error_seen_by_{rank}").read_text() == "no network on rank 0"
+        assert (tmp_path / f"main_only_error_seen_by_{rank}").read_text() == "disk full on rank 0"
 
 
 # ----------------------------------------------------------------------------- resume
@@ -188,8 +164,11 @@ def test_resume_with_a_changed_config_is_refused_listing_the_differences(tmp_pat
     first.run(until=2)
     first.close()
 
-    longer = tiny(total_steps=6, checkpoint_every=2, keep_last=5, log_every=1)
-    Trainer(longer, tmp_path, resume=True).close()  # run length and logging may change
+    # run length, logging, and how a step is computed (same gradients, less memory) may change
+    longer = tiny(total_steps=6, checkpoint_every=2, keep_last=5, log_every=1,
+                  **{"optim.accumulate": 2, "model.checkpoint_trunk": True,
+                     "model.init_from": "read/by/a/fresh/run/only.pth"})
+    Trainer(longer, tmp_path, resume=True).close()
 
     changed = tiny(total_steps=4, checkpoint_every=2, keep_last=5,
                    **{"optim.lr_g": 5.0e-4, "optim.milestones": [3], "ema_decay": 0.9})
@@ -212,6 +191,37 @@ def test_resume_with_a_changed_config_is_refused_listing_the_differences(tmp_pat
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert {c["key"] for c in summary["config_changes_on_resume"]} == {
         "optim.lr_g", "optim.milestones", "ema_decay"}
+
+
+def test_config_fields_an_older_checkpoint_lacks_count_only_when_set():
+    """A field added since a checkpoint was written differs only when the new config sets it
+    away from its default; a field removed since is ignored."""
+    from bsrgan.training.config import config_differences
+
+    old = config_to_dict(tiny())
+    del old["optim"]["accumulate"], old["runtime"]["d_precision"]
+    old["data"]["field_removed_since"] = 1
+    assert config_differences(old, tiny()) == []
+    assert config_differences(old, tiny(**{"runtime.d_precision": "same"})) == [
+        ("runtime.d_precision", "<not set>", "same")]
+
+
+def test_resume_with_another_number_of_processes_is_refused(tmp_path):
+    """The effective batch is batch_size x world size: a checkpoint of a 2-process run does not
+    continue in one process unless that is allowed."""
+    cfg = tiny(total_steps=2, checkpoint_every=1)
+    first = Trainer(cfg, tmp_path)
+    first.run(until=1)
+    first.close()
+    path = tmp_path / "checkpoints" / "step_00000001.pt"
+    state = load_checkpoint(path)
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, path)  # as a torchrun --nproc_per_node=2 run saves it
+    with pytest.raises(ResumeConfigError, match=r"world size \(torchrun processes\): 2 -> 1"):
+        Trainer(cfg, tmp_path, resume=True)
+    resumed = Trainer(cfg, tmp_path, resume=True, allow_config_change=True)
+    assert resumed.config_changes == [("world size (torchrun processes)", 2, 1)]
+    resumed.close()
 
 
 def test_cli_resume_refusal_exits_2(tmp_path, capsys):
@@ -269,15 +279,20 @@ def test_discriminator_and_spectral_norm_run_in_fp32_under_bf16_autocast(tmp_pat
 
 
 def test_nonfinite_gradients_with_finite_losses_skip_the_step(tmp_path):
-    trainer = Trainer(tiny(**GAN), tmp_path)
+    trainer = Trainer(tiny(**GAN, **{"optim.milestones": [1]}), tmp_path)
     lq, hq = batch()
     weights = copy.deepcopy(trainer.generator.state_dict())
     d_weights = copy.deepcopy(trainer.discriminator.state_dict())
     ema = copy.deepcopy(trainer.ema.state_dict())
     param = next(trainer.discriminator.parameters())
     handle = param.register_hook(lambda g: g * float("inf"))  # only D's gradients blow up
-    values, applied = trainer.train_step(lq, hq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's scheduler-before-optimiser warning included
+        values, applied = trainer.train_step(lq, hq)
     assert not applied and all(np.isfinite(v) for v in values.values())
+    # the skipped step still counts as an iteration of the LR schedule (milestone 1 passed)
+    for opt in (trainer.opt_g, trainer.opt_d):
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.5e-3)
     assert "non-finite gradients in the discriminator" in trainer._skip_reason
     for before, module in ((weights, trainer.generator), (d_weights, trainer.discriminator),
                            (ema, trainer.ema.module)):
@@ -286,6 +301,15 @@ def test_nonfinite_gradients_with_finite_losses_skip_the_step(tmp_path):
     assert not trainer.opt_g.state and not trainer.opt_d.state  # no Adam step happened
     handle.remove()
     assert trainer.train_step(lq, hq)[1]
+    trainer.close()
+
+
+def test_gradient_clipping_applies_to_both_networks(tmp_path):
+    trainer = Trainer(tiny(**GAN, **{"optim.grad_clip": 1.0e-3}), tmp_path)
+    assert trainer.train_step(*batch())[1]
+    for model in (trainer.generator, trainer.discriminator):  # gradients as the step used them
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        assert float(norm) == pytest.approx(1.0e-3, rel=1e-3)
     trainer.close()
 
 
@@ -411,6 +435,20 @@ def test_gan_validation_logs_niqe_on_real_images_and_lpips(tmp_path, asset_env):
     assert {"val_real/Lincoln", "val_real/building"} <= set(events.Tags()["images"])
 
 
+def test_missing_validation_images_stop_the_run_before_any_network_is_built(tmp_path,
+                                                                            monkeypatch):
+    import bsrgan.models
+
+    def no_networks(*args, **kwargs):
+        raise AssertionError("a network was built before the validation set")
+
+    monkeypatch.setattr(bsrgan.models, "build_model", no_networks)
+    cfg = tiny(**{"validation.every": 5, "validation.hr_dir": str(tmp_path / "nowhere")})
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        Trainer(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "config.yaml").exists()
+
+
 def test_missing_niqe_images_stop_the_run_before_training(tmp_path, monkeypatch):
     from bsrgan.assets import AssetError
 
@@ -431,12 +469,7 @@ def test_missing_niqe_images_stop_the_run_before_training(tmp_path, monkeypatch)
 def test_gan_stage_under_torchrun_ends_with_identical_g_and_d_on_both_ranks(tmp_path):
     config = write_config(tmp_path / "cfg.yaml", total_steps=3, checkpoint_every=3,
                           **{**GAN, "optim.accumulate": 2})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={free_port()}", "--master_addr=127.0.0.1",
-           "-m", "bsrgan.train", "--config", str(config), "--out", str(tmp_path / "run"),
-           "--no-progress"]
-    done = subprocess.run(cmd, env=env(), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = torchrun_train(config, tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["effective_batch"] == 8

@@ -23,8 +23,6 @@ from typing import Any
 import numpy as np
 
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "lpips", "niqe")
-LOWER_IS_BETTER: dict[str, bool] = {"psnr": False, "ssim": False, "lpips": True, "niqe": True,
-                                    "colour_shift": True}
 
 
 @dataclass

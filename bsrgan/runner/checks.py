@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bsrgan.runner.config import ExperimentError
+from bsrgan.runner.parameters import split_list
 
 
 class ParameterError(ExperimentError):
@@ -245,9 +246,10 @@ def _did_you_mean(value: Any, known: Sequence[str]) -> str:
 
 
 def as_list(value: Any) -> Any:
-    """A list parameter given as one string: ``"a"`` -> ``["a"]``, ``"a, b"`` -> ``["a", "b"]``."""
+    """A list parameter given as one string: ``"a"`` -> ``["a"]``, ``"a, b"`` -> ``["a", "b"]``
+    (:func:`bsrgan.runner.parameters.split_list`); a tuple -> a list; anything else unchanged."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return split_list(value)
     if isinstance(value, tuple):
         return list(value)
     return value

@@ -244,6 +244,10 @@ _TRAINING_COMMON = ("SEED", "MODEL", "NUM_ITERS", "BATCH_SIZE", "LQ_PATCH", "HR_
                     "EMA_DECAY", "DEGRADATION", "HR_DIR", "VAL_SET", "VAL_EVERY", "VAL_IMAGES",
                     "VAL_HR_SIZE", "CHECKPOINT_EVERY", "NUM_WORKERS", "DEVICE", "PRECISION",
                     "PROGRESS", "RESUME", "CONFIG_OVERRIDES", "OUTPUT_DIR")
+#: The parameters that must be known before the stage config they make is checked
+#: (CONFIG_OVERRIDES is optional; RESUME and OUTPUT_DIR do not enter the config).
+_STAGE_CONFIG_INPUTS = tuple(name for name in _TRAINING_COMMON
+                             if name not in ("RESUME", "CONFIG_OVERRIDES", "OUTPUT_DIR"))
 
 NOTEBOOK_CHECKS: dict[str, NotebookChecks] = {
     "01_degradation_model": NotebookChecks(
@@ -264,7 +268,7 @@ NOTEBOOK_CHECKS: dict[str, NotebookChecks] = {
     "02_train_bsrnet": NotebookChecks(
         parameters=_TRAINING_COMMON,
         rules=_training_rules(),
-        final=(custom(_TRAINING_COMMON[:-3], _stage_config(1)),),
+        final=(custom(_STAGE_CONFIG_INPUTS, _stage_config(1)),),
         paths={"HR_DIR": _hr_sources, "VAL_SET": _val_sets},
         produces=("BSRNET_WEIGHTS",),
     ),
@@ -280,7 +284,7 @@ NOTEBOOK_CHECKS: dict[str, NotebookChecks] = {
             integer("COMPARE_HR_SIZE", low=NIQE_MIN_SIZE, multiple_of=4,
                     why="NIQE needs two 96x96 blocks after a 4-pixel shave"),
         ),
-        final=(custom(("LOSS_PRESET", "PERCEPTUAL_BACKBONE", *_TRAINING_COMMON[:-3]),
+        final=(custom(("LOSS_PRESET", "PERCEPTUAL_BACKBONE", *_STAGE_CONFIG_INPUTS),
                       _stage_config(2)),),
         paths={"HR_DIR": _hr_sources, "VAL_SET": _val_sets, "BSRNET_WEIGHTS": _pretrained},
         produces=("BSRGAN_WEIGHTS",),

@@ -63,6 +63,12 @@ _SIMPLE_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def split_list(text: str) -> list[str]:
+    """One string given for a list parameter: ``"realsrset"`` -> ``["realsrset"]`` (never a list
+    of characters), ``"a, b"`` -> ``["a", "b"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def coerce(value: Any, type_name: str, *, raw: str | None = None, where: str) -> Any:
     """Return ``value`` converted to the annotated type, or raise :class:`ExperimentError`.
 
@@ -108,8 +114,7 @@ def coerce(value: Any, type_name: str, *, raw: str | None = None, where: str) ->
     elif isinstance(value, _SIMPLE_TYPES[base]):
         return list(value) if base == "tuple" else value
     elif base in ("list", "tuple") and isinstance(value, str):
-        # one string for a list parameter: "realsrset" -> ["realsrset"], "a,b" -> ["a", "b"]
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return split_list(value)
     hint = " (quote it)" if base == "str" else ""
     raise ExperimentError(f"{where}: expects {type_name}, got {type(value).__name__} {value!r}{hint}")
 

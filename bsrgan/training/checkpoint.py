@@ -3,7 +3,8 @@
 A checkpoint is one ``torch.save``d dict::
 
     {"step", "generator", "ema", "discriminator", "optimizer_g", "optimizer_d",
-     "scheduler_g", "scheduler_d", "scaler", "rng", "counters", "config", "deviations", "format"}
+     "scheduler_g", "scheduler_d", "scaler", "rng", "counters", "world_size", "config",
+     "deviations", "format"}
 
 ``generator`` is the raw generator state dict and ``ema`` its moving average, so
 ``bsrgan.models.load_pretrained`` can read a checkpoint directly (it prefers ``ema``).

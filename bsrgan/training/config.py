@@ -31,15 +31,24 @@ D_PRECISIONS = ("fp32", "same")
 BACKBONES = ("vgg19", "vgg16")
 
 #: Keys that may differ between a checkpoint's config and the config that resumes it: how long
-#: the run goes, how it logs and how the loader is parallelised (the data stream is a pure
-#: function of seed, epoch and index, so the loader settings cannot change what is trained on).
-#: Any other difference refuses the resume unless it is explicitly allowed.
+#: the run goes, how it logs, how the loader is parallelised (the data stream is a pure
+#: function of seed, epoch and index, so the loader settings cannot change what is trained on),
+#: and how a step is computed where that leaves its result unchanged up to float rounding, so
+#: that a run can move to a GPU with less memory or another machine: gradient accumulation and
+#: activation checkpointing (tested to give the whole batch's gradients), threads, memory
+#: format, compilation and cuDNN's algorithm choice; and ``model.init_from``, which only a fresh
+#: run reads (a resumed one takes every weight from its checkpoint), so a stage-2 run resumes
+#: on a machine where the BSRNet file lies elsewhere. Any other difference refuses the resume
+#: unless it is explicitly allowed.
 RESUME_FREE_KEYS = (
     "total_steps", "log_every", "checkpoint_every", "keep_last",
     "validation.every", "validation.num_grid",
     "runtime.tensorboard", "runtime.progress", "runtime.max_nonfinite",
     "data.num_workers", "data.pin_memory", "data.persistent_workers", "data.prefetch_factor",
     "data.worker_start_method",
+    "optim.accumulate", "model.checkpoint_trunk", "model.init_from",
+    "runtime.num_threads", "runtime.channels_last", "runtime.compile", "runtime.compile_backend",
+    "runtime.cudnn_benchmark", "runtime.deterministic",
 )
 
 #: Optimiser defaults per stage (paper Sec. 4.1 / the authors' KAIR configs).

@@ -116,11 +116,7 @@ def mean_over_ranks(values: dict[str, float], ctx: DistContext) -> dict[str, flo
 
 def gather_digests(digest: str, ctx: DistContext) -> list[str]:
     """Every rank's string (e.g. a weight hash), gathered on every rank."""
-    if not ctx.enabled:
-        return [digest]
-    out: list[str | None] = [None] * ctx.world_size
-    dist.all_gather_object(out, digest)
-    return [str(d) for d in out]
+    return [str(d) for d in gather_objects(digest, ctx)]
 
 
 def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
@@ -146,29 +142,33 @@ def local_main_first(fn: Callable[[], T], ctx: DistContext) -> T:
     for first in (True, False):  # local main processes, then the others; errors shared each time
         error: BaseException | None = None
         if (ctx.local_rank == 0) == first:
-            try:
-                result = fn()
-            except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-                error = exc
-        errors = [e for e in gather_objects(error, ctx) if e is not None]
-        if errors:
-            raise errors[0]
+            result, error = _attempt(fn)
+        _raise_any(error, ctx)
     return result
 
 
 def main_only(fn: Callable[[], T], ctx: DistContext) -> T | None:
     """Run ``fn`` on rank 0 only (its result there, None elsewhere); an exception it raises is
     raised on every rank, so that all processes stop together instead of waiting for rank 0."""
-    result, error = None, None
-    if ctx.is_main:
-        try:
-            result = fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-            error = exc
+    result, error = _attempt(fn) if ctx.is_main else (None, None)
+    _raise_any(error, ctx)
+    return result
+
+
+def _attempt(fn: Callable[[], T]) -> tuple[T | None, Exception | None]:
+    """``(fn(), None)``, or ``(None, the exception)`` for the caller to share with every rank."""
+    try:
+        return fn(), None
+    except Exception as exc:  # noqa: BLE001 - re-raised by _raise_any, on every rank
+        return None, exc
+
+
+def _raise_any(error: BaseException | None, ctx: DistContext) -> None:
+    """Raise, on every rank, the first error any rank had (a collective: all ranks call it;
+    it also makes every rank wait for the slowest)."""
     errors = [e for e in gather_objects(error, ctx) if e is not None]
     if errors:
         raise errors[0]
-    return result
 
 
 def cleanup(ctx: DistContext) -> None:

@@ -32,7 +32,9 @@ class LoaderPlan:
         num_workers: worker processes of this training process.
         processes: training processes on this node (torchrun's LOCAL_WORLD_SIZE).
         cpus: CPUs this process may use.
-        batch_bytes: bytes of one batch as the workers send it (uint8 HQ, float32 LQ).
+        batch_bytes: bytes of one batch as the workers send it (float32 LQ + uint8 HQ, or the
+            uint8 HR crops when the training process degrades them).
+        sends: what a batch holds, in words (for the log).
         shm_bytes: /dev/shm needed by this process's loader (batches in flight).
         shm_free: free bytes of /dev/shm, or None where there is no /dev/shm.
         warnings: problems found (oversubscribed CPUs, too little /dev/shm).
@@ -44,6 +46,7 @@ class LoaderPlan:
     batch_bytes: int
     shm_bytes: int
     shm_free: int | None
+    sends: str = "HQ uint8"
     warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -54,7 +57,7 @@ class LoaderPlan:
         free = "no /dev/shm" if self.shm_free is None else f"{_mb(self.shm_free)} free"
         return (f"loader: {self.num_workers} worker processes per training process "
                 f"({self.processes} on this node, {self.cpus} CPUs usable); batch "
-                f"{_mb(self.batch_bytes)} as sent (HQ uint8); /dev/shm need ~"
+                f"{_mb(self.batch_bytes)} as sent ({self.sends}); /dev/shm need ~"
                 f"{_mb(self.shm_bytes)} per process{node} ({free})")
 
 
@@ -75,8 +78,13 @@ def resolve_num_workers(setting: int | str, *, processes: int, cpus: int) -> int
     return setting
 
 
-def batch_bytes(batch_size: int, lq_patch: int, scale: int, *, hq_uint8: bool = True) -> int:
-    """Bytes of one collated batch: LQ float32 (B, 3, p, p) + HQ (B, 3, p*sf, p*sf)."""
+def batch_bytes(batch_size: int, lq_patch: int, scale: int, *, hq_uint8: bool = True,
+                hr_crop: int | None = None) -> int:
+    """Bytes of one collated batch: LQ float32 (B, 3, p, p) + HQ (B, 3, p*sf, p*sf); with
+    ``hr_crop`` (degradation on the training device) the uint8 HR crops (B, 3, c, c) instead
+    (their plans, a few kB of JSON text, are not counted)."""
+    if hr_crop is not None:
+        return batch_size * 3 * hr_crop * hr_crop
     lq = batch_size * 3 * lq_patch * lq_patch * 4
     hq = batch_size * 3 * (lq_patch * scale) ** 2 * (1 if hq_uint8 else 4)
     return lq + hq
@@ -91,17 +99,19 @@ def shm_free_bytes(path: str = SHM_PATH) -> int | None:
 
 
 def plan_loader(*, num_workers: int | str, batch_size: int, lq_patch: int, scale: int,
-                prefetch_factor: int, processes: int | None = None, cpus: int | None = None,
-                shm_free: int | None | str = "measure") -> LoaderPlan:
+                prefetch_factor: int, hr_crop: int | None = None, processes: int | None = None,
+                cpus: int | None = None, shm_free: int | None | str = "measure") -> LoaderPlan:
     """Worker count and shared-memory need of one training process's loader.
 
-    ``processes``, ``cpus`` and ``shm_free`` default to this machine (tests pass them).
+    ``hr_crop``: set when the workers send uint8 HR crops of this side and their plans
+    (``data.degradation_device`` cuda or cpu) instead of LR/HR pairs. ``processes``, ``cpus``
+    and ``shm_free`` default to this machine (tests pass them).
     """
     processes = local_world_size() if processes is None else processes
     cpus = usable_cpus() if cpus is None else cpus
     free = shm_free_bytes() if shm_free == "measure" else shm_free
     workers = resolve_num_workers(num_workers, processes=processes, cpus=cpus)
-    one = batch_bytes(batch_size, lq_patch, scale)
+    one = batch_bytes(batch_size, lq_patch, scale, hr_crop=hr_crop)
     need = 0 if workers == 0 else (workers * prefetch_factor + 2) * one
     notes = []
     if workers and processes * (workers + 1) > cpus:
@@ -117,7 +127,8 @@ def plan_loader(*, num_workers: int | str, batch_size: int, lq_patch: int, scale
             "left on device' / 'bus error'. In Docker start the container with "
             f"--shm-size={_suggest_gib(need * processes)}g or --ipc=host; otherwise lower "
             "data.num_workers or data.prefetch_factor")
-    return LoaderPlan(workers, processes, cpus, one, need, free, notes)
+    sends = "HQ uint8" if hr_crop is None else "uint8 HR crops and plans"
+    return LoaderPlan(workers, processes, cpus, one, need, free, sends, notes)
 
 
 def _mb(n_bytes: int) -> str:

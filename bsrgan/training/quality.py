@@ -78,10 +78,6 @@ class PerceptualScorer:
         self.lpips = create("lpips", device=str(device)) if lpips else None
         self._bicubic: dict[str, float] = {}
 
-    @property
-    def enabled(self) -> bool:
-        return self.niqe is not None or self.lpips is not None
-
     def score(self, model: nn.Module, vset: ValidationSet | None,
               sr: np.ndarray | None) -> tuple[dict[str, float], list[np.ndarray]]:
         """Scores of ``model`` (and the bicubic reference); returns (scores, real SR images).

@@ -14,6 +14,7 @@ notebooks read like the paper's steps::
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,8 +73,23 @@ def validation_source(val_set: str) -> ValidationSource:
     return ValidationSource(folder=folder, notes=tuple(notes))
 
 
+@functools.cache
+def generator_scale(model: str) -> int:
+    """The scale factor of the registered generator ``model`` (built on the meta device: no
+    weights are allocated). Raises KeyError for an unknown name."""
+    import torch
+
+    from bsrgan.models import build_model
+
+    with torch.device("meta"):
+        return int(build_model(model).sf)
+
+
 def _common(params: Mapping[str, Any], val_dir: str | None, stage: str) -> dict[str, Any]:
-    """The config sections stage 1 and stage 2 share, from the notebook parameters."""
+    """The config sections stage 1 and stage 2 share, from the notebook parameters.
+
+    The data's scale factor is the generator's (``MODEL``), so an x2 model trains on x2 pairs.
+    """
     p = params
     num_iters = int(p["NUM_ITERS"])
     workers = int(p.get("NUM_WORKERS", 0))
@@ -86,6 +102,7 @@ def _common(params: Mapping[str, Any], val_dir: str | None, stage: str) -> dict[
         "log_every": max(1, min(50 if stage == "psnr" else 25, num_iters // 20)),
         "checkpoint_every": p.get("CHECKPOINT_EVERY", 1000),
         "data": {"hr_dir": p.get("HR_DIR") or None, "degradation": p["DEGRADATION"],
+                 "scale": generator_scale(p["MODEL"]),
                  "hr_crop": p["HR_CROP"], "lq_patch": p["LQ_PATCH"],
                  "batch_size": p["BATCH_SIZE"], "num_workers": workers,
                  "persistent_workers": workers > 0},

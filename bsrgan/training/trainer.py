@@ -29,6 +29,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,7 +62,6 @@ from bsrgan.training.dataset import (
 from bsrgan.training.distributed import (
     DistContext,
     any_true,
-    barrier,
     cleanup,
     gather_digests,
     init_distributed,
@@ -76,6 +76,10 @@ from bsrgan.utils.atomic import atomic_write_text
 
 #: A run is loader-bound when the step waits for data this share of its time or more.
 LOADER_BOUND_SHARE = 0.2
+#: How a changed number of torchrun processes is listed among a resume's config differences.
+WORLD_SIZE_KEY = "world size (torchrun processes)"
+#: torch's warning when a schedule steps before its optimiser (see Trainer._step_schedulers).
+_SCHEDULER_BEFORE_OPTIMIZER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -175,9 +179,10 @@ class Trainer:
                                       hq_uint8=True, shuffle_prob=dc.shuffle_prob,
                                       use_sharp=dc.use_sharp,
                                       degrade_in_worker=self.degradation_device is None)
-        self.loader_plan = plan_loader(num_workers=dc.num_workers, batch_size=dc.batch_size,
-                                       lq_patch=dc.lq_patch, scale=dc.scale,
-                                       prefetch_factor=dc.prefetch_factor)
+        self.loader_plan = plan_loader(
+            num_workers=dc.num_workers, batch_size=dc.batch_size, lq_patch=dc.lq_patch,
+            scale=dc.scale, prefetch_factor=dc.prefetch_factor,
+            hr_crop=None if self.degradation_device is None else dc.hr_crop)
         self._windows_logged = 0
         self._loader_warned_at: int | None = None
         resume_from = self._find_resume_checkpoint(resume, overwrite)
@@ -224,6 +229,7 @@ class Trainer:
         self.generator = generator.to(self.device, memory_format=self.memory_format)
         self.discriminator = (disc.to(self.device, memory_format=self.memory_format)
                               if disc is not None else None)
+        self._sn_modules = _spectral_norm_modules(self.discriminator)
         self.ema = ModelEMA(self.generator, config.ema_decay)
         self.scale = getattr(self.generator, "sf", config.data.scale)
         if self.scale != config.data.scale:
@@ -280,18 +286,12 @@ class Trainer:
                                   world_size=self.ctx.world_size, start_step=self.step,
                                   worker_start_method=dc.worker_start_method)
 
-        # --- logs, resolved config, validation set (rank 0)
+        # --- logs and the resolved config (rank 0; the other ranks wait for them)
         self.logger = RunLogger(self.run_dir, enabled=self.ctx.is_main,
                                 tensorboard=rt.tensorboard, progress=rt.progress,
                                 total_steps=config.total_steps, start_step=self.step,
                                 resumed=state is not None)
-        self.vset = None
-        if self.ctx.is_main:
-            save_config(config, self.run_dir / "config.yaml")
-            self._announce(resume_from, state)
-            if config.validation.every > 0:
-                self.vset = self._validation_set()
-        barrier(self.ctx)
+        main_only(lambda: self._start_run_folder(resume_from, state), self.ctx)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -304,10 +304,7 @@ class Trainer:
                 raise FileExistsError(
                     f"{self.run_dir} already holds checkpoints of a run; resume it (--resume), "
                     f"start over (--overwrite) or choose another output folder")
-            if self.ctx.is_main:
-                for path in old:
-                    path.unlink(missing_ok=True)
-            barrier(self.ctx)
+            main_only(lambda: [path.unlink(missing_ok=True) for path in old], self.ctx)
             return None
         if resume is True:
             return ckpt.latest_checkpoint(folder)
@@ -318,8 +315,15 @@ class Trainer:
 
     def _check_resume_config(self, state: dict[str, Any], path: Path,
                              allow: bool) -> list[tuple[str, Any, Any]]:
-        """Differences between the checkpoint's config and this one; refuse unless allowed."""
+        """Differences between the checkpoint's config and this one; refuse unless allowed.
+
+        The number of torchrun processes counts as a setting: it multiplies the effective batch
+        and reshards the data stream (checkpoints from before it was recorded are not checked).
+        """
         diffs = config_differences(state.get("config") or {}, self.config)
+        saved_world = state.get("world_size")
+        if saved_world is not None and int(saved_world) != self.ctx.world_size:
+            diffs.append((WORLD_SIZE_KEY, int(saved_world), self.ctx.world_size))
         blockers = resume_blockers(diffs)
         if blockers and not allow:
             listing = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, old, new in blockers)
@@ -333,7 +337,11 @@ class Trainer:
 
     def _preflight(self, state: dict[str, Any] | None) -> dict[str, torch.Tensor] | None:
         """Obtain what the run needs from outside before anything slow; returns the generator's
-        starting weights (``model.init_from``) for a fresh run, else None."""
+        starting weights (``model.init_from``) for a fresh run, else None.
+
+        Rank 0 alone builds the validation set and the NIQE/LPIPS scorer (``self.vset``,
+        ``self.scorer``; None on the other ranks); an error there stops every rank.
+        """
         cfg = self.config
         lc = cfg.loss
         if self.is_gan and lc.perceptual_weight and lc.perceptual_pretrained:
@@ -344,6 +352,7 @@ class Trainer:
 
             source = cfg.model.init_from
             init_state = local_main_first(lambda: load_pretrained(source).state_dict(), self.ctx)
+        self.vset = main_only(self._validation_set, self.ctx)
         self.scorer = main_only(self._perceptual_scorer, self.ctx)
         return init_state
 
@@ -428,27 +437,36 @@ class Trainer:
             log.warning("DEVIATION from the paper: %s", text)
         if self.deviations:
             log.text("deviations", "\n".join(f"- {d}" for d in self.deviations))
+        if self.vset is not None:
+            vc, lr_size = cfg.validation, cfg.validation.hr_size // self.scale
+            log.info("validation: %d images %dx%d (LR %dx%d), seed %d", len(self.vset),
+                     vc.hr_size, vc.hr_size, lr_size, lr_size, vc.seed)
+        if self.scorer is not None and self.scorer.real is not None:
+            real = self.scorer.real
+            log.info("validation: NIQE on %d real images of %s (%s)", len(real), real.source,
+                     ", ".join(real.names))
         if state is not None:
             log.info("resumed from %s at step %d", resume_from, self.step)
             for key, old, new in self.config_changes:
                 log.warning("config changed on resume: %s: %r -> %r", key, old, new)
 
     def _validation_set(self):
+        """The fixed synthetic validation set, built (or read from the run's cache) now, or None
+        when validation is off."""
+        vc = self.config.validation
+        if vc.every == 0:
+            return None
         from bsrgan.training.validation import cached_validation_set
 
-        vc = self.config.validation
-        vset = cached_validation_set(
+        return cached_validation_set(
             self.run_dir / "validation", vc.hr_dir, num_images=vc.num_images,
-            hr_size=vc.hr_size, scale=self.scale, degradation=vc.degradation, isp=vc.isp,
-            seed=vc.seed)
-        self.logger.info("validation: %d images %dx%d (LR %dx%d), seed %d", len(vset),
-                         vc.hr_size, vc.hr_size, vc.hr_size // self.scale,
-                         vc.hr_size // self.scale, vc.seed)
-        if self.scorer is not None and self.scorer.real is not None:
-            real = self.scorer.real
-            self.logger.info("validation: NIQE on %d real images of %s (%s)", len(real),
-                             real.source, ", ".join(real.names))
-        return vset
+            hr_size=vc.hr_size, scale=self.config.data.scale, degradation=vc.degradation,
+            isp=vc.isp, seed=vc.seed)
+
+    def _start_run_folder(self, resume_from: Path | None, state: dict | None) -> None:
+        """Rank 0: the resolved config next to the run, and the start-up log."""
+        save_config(self.config, self.run_dir / "config.yaml")
+        self._announce(resume_from, state)
 
     # ------------------------------------------------------------------ state
 
@@ -468,6 +486,7 @@ class Trainer:
             "rng": ckpt.capture_rng_state(),
             "counters": {"nonfinite_total": self.nonfinite_total,
                          "nonfinite_streak": self.nonfinite_streak},
+            "world_size": self.ctx.world_size,
             "config": config_to_dict(self.config),
             "deviations": list(self.deviations),
         }
@@ -513,16 +532,17 @@ class Trainer:
 
     def save_checkpoint(self) -> Path | None:
         """Rank 0 writes ``checkpoints/step_<step>.pt`` (atomic, keeps the last K) and the EMA
-        generator as ``snapshots/<name>_ema_step_<step>.pth`` (kept, never pruned)."""
-        path = None
-        if self.ctx.is_main:
-            path = ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step,
-                                        self.state_dict(), self.config.keep_last)
-            snapshot = self.run_dir / "snapshots" / ckpt.snapshot_name(self.config.name,
-                                                                       self.step)
-            self.snapshots.append(ckpt.export_weights(snapshot, self.ema.state_dict()))
-            self.last_checkpoint = path
-        barrier(self.ctx)
+        generator as ``snapshots/<name>_ema_step_<step>.pth`` (kept, never pruned); the other
+        ranks wait, and a failure there (a full disk) stops every rank. Returns the checkpoint's
+        path on rank 0, None elsewhere."""
+        return main_only(self._write_checkpoint, self.ctx)
+
+    def _write_checkpoint(self) -> Path:
+        path = ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, self.state_dict(),
+                                    self.config.keep_last)
+        snapshot = self.run_dir / "snapshots" / ckpt.snapshot_name(self.config.name, self.step)
+        self.snapshots.append(ckpt.export_weights(snapshot, self.ema.state_dict()))
+        self.last_checkpoint = path
         return path
 
     # ------------------------------------------------------------------ one step
@@ -613,11 +633,13 @@ class Trainer:
         if self.opt_d is not None:
             self.scaler.unscale_(self.opt_d)
         problems = [f"non-finite loss {k}" for k, v in values.items() if not math.isfinite(v)]
-        if not problems:
+        grad_norms: dict[str, torch.Tensor] = {}
+        if not problems:  # one norm per network: checked here, reused by gradient clipping
+            grad_norms = {"generator": _grad_norm(self.generator)}
+            if self.discriminator is not None:
+                grad_norms["discriminator"] = _grad_norm(self.discriminator)
             problems = [f"non-finite gradients in the {name}"
-                        for name, model in (("generator", self.generator),
-                                            ("discriminator", self.discriminator))
-                        if model is not None and not _grads_finite(model)]
+                        for name, norm in grad_norms.items() if not torch.isfinite(norm)]
         if any_true(bool(problems), self.ctx):  # same decision on every rank
             self._skip_reason = ", ".join(problems) or "non-finite values on another rank"
             self.opt_g.zero_grad(set_to_none=True)
@@ -625,12 +647,12 @@ class Trainer:
                 self.opt_d.zero_grad(set_to_none=True)
             if self.scaler.is_enabled():
                 self.scaler.update()  # fp16: an overflow lowers the loss scale
-            self._step_schedulers()
+            self._step_schedulers(skipped=True)
             return values, False
 
-        self._optimizer_step(self.opt_g, self.generator)
+        self._optimizer_step(self.opt_g, self.generator, grad_norms["generator"])
         if self.opt_d is not None:
-            self._optimizer_step(self.opt_d, self.discriminator)
+            self._optimizer_step(self.opt_d, self.discriminator, grad_norms["discriminator"])
         self.scaler.update()
         self.ema.update(self.generator)
         self._step_schedulers()
@@ -649,7 +671,7 @@ class Trainer:
             self.discriminator.requires_grad_(False)
         for i, (lq, hq) in enumerate(micro):
             with _no_sync(self._ddp_g, last=i == parts - 1), \
-                    _power_iteration(self.discriminator, enabled=i == 0):
+                    _power_iteration(self._sn_modules, enabled=i == 0):
                 with self._autocast():
                     sr = self.g_model(lq)
                 losses = self.generator_losses(sr, hq)
@@ -668,23 +690,38 @@ class Trainer:
         self.discriminator.requires_grad_(True)
         for i, ((_, hq), fake) in enumerate(zip(micro, fakes)):
             with _no_sync(self._ddp_d, last=i == parts - 1), \
-                    _power_iteration(self.discriminator, enabled=i == 0):
+                    _power_iteration(self._sn_modules, enabled=i == 0):
                 losses = self.discriminator_losses(fake, hq)
                 self.scaler.scale(losses["d_loss"] / parts).backward()
             for k, v in losses.items():
                 sums[k] = sums[k] + v.detach() if k in sums else v.detach()
         return sums
 
-    def _optimizer_step(self, opt: torch.optim.Optimizer, model: nn.Module) -> None:
-        if self.config.optim.grad_clip:  # gradients are already unscaled (train_step)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.optim.grad_clip)
+    def _optimizer_step(self, opt: torch.optim.Optimizer, model: nn.Module,
+                        grad_norm: torch.Tensor) -> None:
+        """Clip to ``optim.grad_clip`` (with the norm train_step measured on the unscaled
+        gradients), then step."""
+        if self.config.optim.grad_clip:
+            torch.nn.utils.clip_grads_with_norm_(model.parameters(), self.config.optim.grad_clip,
+                                                 grad_norm)
         self.scaler.step(opt)
 
-    def _step_schedulers(self) -> None:
-        # LR follows the iteration count (skipped steps included), as in the authors' loop.
-        self.sched_g.step()
-        if self.sched_d is not None:
-            self.sched_d.step()
+    def _step_schedulers(self, *, skipped: bool = False) -> None:
+        """Advance the learning-rate schedules by one iteration, applied or skipped.
+
+        The schedules count iterations, as the authors' loop does (KAIR steps its schedulers
+        every iteration), so the learning rate at step ``s`` does not depend on how many steps
+        were skipped as non-finite. Torch warns when a schedule moves before its optimiser has
+        ever stepped (a run whose first step is skipped); that order is intended here, so the
+        warning is silenced for skipped steps only.
+        """
+        with warnings.catch_warnings():
+            if skipped:
+                warnings.filterwarnings("ignore", message=_SCHEDULER_BEFORE_OPTIMIZER,
+                                        category=UserWarning)
+            self.sched_g.step()
+            if self.sched_d is not None:
+                self.sched_d.step()
 
     # ------------------------------------------------------------------ loop
 
@@ -728,8 +765,7 @@ class Trainer:
         end = cfg.total_steps if until is None else min(until, cfg.total_steps)
         vevery = cfg.validation.every
         if self.step == 0 and vevery > 0:
-            self.validate()  # the starting point of every curve
-            barrier(self.ctx)
+            main_only(self.validate, self.ctx)  # the starting point of every curve
         window: dict[str, list[float]] = {}
         if self._data_iter is None:  # one stream per Trainer: run(until=...) in chunks continues it
             self._data_iter = iter(self.loader)
@@ -753,8 +789,7 @@ class Trainer:
                 self._log_window(window)
                 window = {}
             if vevery > 0 and self.step % vevery == 0:
-                self.validate()
-                barrier(self.ctx)
+                main_only(self.validate, self.ctx)  # rank 0; the others wait
             if self.step == cfg.total_steps:
                 self.save_checkpoint()
             elif self.step % cfg.checkpoint_every == 0:
@@ -832,33 +867,7 @@ class Trainer:
                 self.logger.warning("ranks ended with different %s weights: %s", name, values)
         weights = self.run_dir / "weights" / f"{self.config.name}_ema.pth"
         summary_path = self.run_dir / "summary.json"
-        cfg = self.config
-        if self.ctx.is_main:
-            ckpt.export_weights(weights, self.ema.state_dict())
-            summary = {
-                "name": cfg.name, "stage": cfg.stage, "steps": self.step,
-                "world_size": self.ctx.world_size, "device": str(self.device),
-                "precision": _precision_name(self.autocast_dtype),
-                "d_precision": _precision_name(self.autocast_dtype if self.d_autocast else None),
-                "batch_per_process": cfg.data.batch_size, "accumulate": cfg.optim.accumulate,
-                "micro_batch": self.micro_batch,
-                "effective_batch": cfg.data.batch_size * self.ctx.world_size,
-                "checkpoint_trunk": cfg.model.checkpoint_trunk,
-                "perceptual_loss": self.perceptual_description,
-                "deviations": self.deviations,
-                "config_changes_on_resume": [
-                    {"key": k, "old": old, "new": new} for k, old, new in self.config_changes],
-                "final_validation": self.final_metrics, "nonfinite_steps": self.nonfinite_total,
-                "ema_weights": str(weights.relative_to(self.run_dir)),
-                "last_checkpoint": (str(self.last_checkpoint.relative_to(self.run_dir))
-                                    if self.last_checkpoint else None),
-                "snapshots": sorted(str(p.relative_to(self.run_dir))
-                                    for p in self._snapshot_files()),
-                "seconds_this_session": round(elapsed, 2), "rank_weight_digests": digests,
-            }
-            atomic_write_text(summary_path, json.dumps(summary, indent=2))
-            self.logger.info("done: step %d, EMA weights %s", self.step, weights)
-        barrier(self.ctx)
+        main_only(lambda: self._write_results(weights, summary_path, digests, elapsed), self.ctx)
         return TrainResult(
             run_dir=self.run_dir, ema_weights=weights,
             last_checkpoint=self.last_checkpoint or ckpt.latest_checkpoint(
@@ -868,6 +877,34 @@ class Trainer:
             final_metrics=dict(self.final_metrics), nonfinite_steps=self.nonfinite_total,
             perceptual=self.perceptual_description, summary_path=summary_path,
             deviations=list(self.deviations), snapshots=self._snapshot_files())
+
+    def _write_results(self, weights: Path, summary_path: Path,
+                       digests: dict[str, list[str]], elapsed: float) -> None:
+        """Rank 0: the final EMA weights and ``summary.json``."""
+        cfg = self.config
+        ckpt.export_weights(weights, self.ema.state_dict())
+        summary = {
+            "name": cfg.name, "stage": cfg.stage, "steps": self.step,
+            "world_size": self.ctx.world_size, "device": str(self.device),
+            "precision": _precision_name(self.autocast_dtype),
+            "d_precision": _precision_name(self.autocast_dtype if self.d_autocast else None),
+            "batch_per_process": cfg.data.batch_size, "accumulate": cfg.optim.accumulate,
+            "micro_batch": self.micro_batch,
+            "effective_batch": cfg.data.batch_size * self.ctx.world_size,
+            "checkpoint_trunk": cfg.model.checkpoint_trunk,
+            "perceptual_loss": self.perceptual_description,
+            "deviations": self.deviations,
+            "config_changes_on_resume": [
+                {"key": k, "old": old, "new": new} for k, old, new in self.config_changes],
+            "final_validation": self.final_metrics, "nonfinite_steps": self.nonfinite_total,
+            "ema_weights": str(weights.relative_to(self.run_dir)),
+            "last_checkpoint": (str(self.last_checkpoint.relative_to(self.run_dir))
+                                if self.last_checkpoint else None),
+            "snapshots": sorted(str(p.relative_to(self.run_dir)) for p in self._snapshot_files()),
+            "seconds_this_session": round(elapsed, 2), "rank_weight_digests": digests,
+        }
+        atomic_write_text(summary_path, json.dumps(summary, indent=2))
+        self.logger.info("done: step %d, EMA weights %s", self.step, weights)
 
     def _snapshot_files(self) -> list[Path]:
         """Every EMA snapshot of this run folder (earlier sessions' included), by step."""
@@ -910,12 +947,10 @@ def _widen(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def _grads_finite(model: nn.Module) -> bool:
-    """True when every gradient of ``model`` is finite (one reduction, one device sync)."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not grads:
-        return True
-    return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)).item())
+def _grad_norm(model: nn.Module) -> torch.Tensor:
+    """The global L2 norm of ``model``'s gradients (0-dim; NaN/Inf when any gradient is)."""
+    return torch.nn.utils.get_total_norm([p.grad for p in model.parameters()
+                                          if p.grad is not None])
 
 
 def _no_sync(ddp: nn.Module | None, *, last: bool):
@@ -923,17 +958,21 @@ def _no_sync(ddp: nn.Module | None, *, last: bool):
     return ddp.no_sync() if ddp is not None and not last else contextlib.nullcontext()
 
 
+def _spectral_norm_modules(model: nn.Module | None) -> list[nn.Module]:
+    """The spectral-norm parametrisations inside ``model`` (none for None)."""
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    return [m for m in model.modules() if isinstance(m, _SpectralNorm)] if model else []
+
+
 @contextlib.contextmanager
-def _power_iteration(model: nn.Module | None, *, enabled: bool):
-    """Switch the spectral-norm power iteration of ``model`` on or off inside the block.
+def _power_iteration(modules: list[nn.Module], *, enabled: bool):
+    """Switch the power iteration of these spectral-norm modules on or off inside the block.
 
     Off, spectral norm divides by the sigma of its current singular-vector estimates without
     updating them (its eval-mode behaviour); nothing else in the model changes mode. One update
     per pass of a step, however many micro-batches the pass has.
     """
-    from torch.nn.utils.parametrizations import _SpectralNorm
-
-    modules = [m for m in model.modules() if isinstance(m, _SpectralNorm)] if model else []
     before = [m.training for m in modules]
     for m in modules:
         m.train(m.training and enabled)
