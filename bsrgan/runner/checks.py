@@ -52,10 +52,10 @@ class Keywords:
     every other value is a path, made absolute by ``bsrgan run`` even when it does not exist
     yet (so the error names the folder it was looked for in)."""
 
-    words: tuple[str, ...]
+    words: tuple[str, ...] | Callable[[], Iterable[str]]  # the words, or a function listing them
 
     def __call__(self) -> tuple[str, ...]:
-        return self.words
+        return tuple(self.words() if callable(self.words) else self.words)
 
 
 #: A rule looks at the values and returns problems (sentences that name the parameter).

@@ -67,10 +67,6 @@ def _backbones() -> Iterable[str]:
     return BACKBONES
 
 
-def _val_sets() -> Iterable[str]:
-    from bsrgan.assets import default_registry
-
-    return ["embedded", *default_registry().names]
 
 
 def _datasets() -> Iterable[str]:
@@ -135,12 +131,23 @@ def _config_overrides(values: Mapping[str, Any], ctx: CheckContext) -> list[str]
     return []
 
 
-#: HR_DIR is a path, or "embedded" for the demo photos.
-_hr_sources = Keywords(("embedded",))
+def _photo_assets() -> list[str]:
+    """HR_DIR / VAL_SET names: "embedded" and the registry's folders of HR photos."""
+    from bsrgan.training.recipes import photo_assets
+
+    return ["embedded", *photo_assets()]
+
+
+_val_sets = _photo_assets
+
+
+#: HR_DIR is a path, "embedded" for the demo photos, or a photo-folder asset (e.g. sunhays80).
+_hr_sources = Keywords(_photo_assets)
 
 
 def _hr_dir(*, empty_ok: bool) -> Rule:
-    """HR_DIR: a folder (searched recursively), a manifest.tsv or file list, or "embedded"."""
+    """HR_DIR: a folder (searched recursively), a manifest.tsv or file list, "embedded", or an
+    asset that is a folder of photos."""
     return path("HR_DIR", "any", empty_ok=empty_ok, names=_hr_sources,
                 what="HR source")
 
@@ -159,7 +166,7 @@ def _training_rules() -> tuple:
         choice("DEGRADATION", _degradations, what="degradation pipeline"),
         _hr_dir(empty_ok=False),
         path("VAL_SET", "dir", empty_ok=False, names=_val_sets,
-             what="validation set ('embedded' or an asset name)"),
+             what="validation set ('embedded' or a photo asset)"),
         integer("VAL_EVERY", low=1, why="the notebook plots the validation curve"),
         integer("VAL_IMAGES", low=1),
         integer("VAL_HR_SIZE", low=32, multiple_of=4),

@@ -5,9 +5,11 @@ turns them into a :class:`~bsrgan.training.TrainConfig` and finds what a stage s
 notebooks read like the paper's steps::
 
     vset = validation_source(VAL_SET)                       # Set14 from the mirror, or the photos
-    config = bsrnet_config(params, val_dir=vset.folder)     # stage 1: L1 only
+    photos = training_source(HR_DIR)                        # e.g. Sun-Hays80, or the photos
+    config = bsrnet_config(params, val_dir=vset.folder, hr_dir=photos.hr_dir)  # stage 1: L1
     start = bsrnet_start(BSRNET_WEIGHTS, MODEL)             # stage 2 starts from stage 1's EMA
-    config = bsrgan_config(params, val_dir=vset.folder, init_from=start.weights)
+    config = bsrgan_config(params, val_dir=vset.folder, init_from=start.weights,
+                           hr_dir=photos.hr_dir)
 
 ``params`` maps the notebook's parameter names (upper case) to their values; ``CONFIG_OVERRIDES``
 (dotted TrainConfig keys) reaches any field the flat parameters do not name.
@@ -31,46 +33,107 @@ RUN_SUBDIR = "run"
 BSRNET_NOTEBOOK = "02_train_bsrnet"
 
 
+#: Where the registry keeps folders of HR photos (Kodak24, Set14, Sun-Hays80).
+PHOTO_ASSET_ROOT = "hr/"
+
+
 @dataclass(frozen=True)
-class ValidationSource:
-    """Where the validation photos come from.
+class PhotoSource:
+    """Where a stage's HR photos (training or validation) come from.
 
     Attributes:
-        folder: a folder of HR images, or None for the photos embedded in scikit-image.
+        folder: what ``DataConfig.hr_dir`` / ``ValidationConfig.hr_dir`` take: a folder, a
+            manifest or file list, or None for the photos embedded in scikit-image.
+        description: one line naming the photos, for summaries.
         notes: sentences for the summary (a fallback, or that validation photos are also
             training photos).
     """
 
     folder: str | None
+    description: str = ""
     notes: tuple[str, ...] = ()
 
+    @property
+    def hr_dir(self) -> str:
+        """The value for ``DataConfig.hr_dir``: the folder, or ``"embedded"``."""
+        return self.folder if self.folder is not None else "embedded"
 
-def validation_source(val_set: str) -> ValidationSource:
-    """Resolve ``VAL_SET``: ``"embedded"``, an existing folder, or an asset name (e.g. ``"set14"``).
 
-    An asset that cannot be fetched (offline, no mirror) falls back to the embedded photos and
-    says so in ``notes``; an unknown asset name raises :class:`bsrgan.assets.AssetError`.
+#: The name notebooks 02/03 used first; the same object.
+ValidationSource = PhotoSource
+
+
+def photo_assets() -> list[str]:
+    """Registered assets that are folders of HR photos (e.g. ``kodak24``, ``set14``,
+    ``sunhays80``): the names ``HR_DIR`` and ``VAL_SET`` accept besides paths."""
+    from bsrgan.assets import default_registry
+
+    return [a.name for a in default_registry()
+            if a.kind == "folder" and a.root.startswith(PHOTO_ASSET_ROOT)]
+
+
+def _embedded_description() -> str:
+    from bsrgan.data.embedded import EMBEDDED_PHOTOS
+
+    return (f"the {len(EMBEDDED_PHOTOS)} photos embedded in scikit-image "
+            f"({', '.join(EMBEDDED_PHOTOS)})")
+
+
+def photo_source(spec: str, *, role: str, parameter: str) -> PhotoSource:
+    """Resolve a stage's photos: ``"embedded"``, an existing path, or a photo asset name.
+
+    An asset is fetched through :mod:`bsrgan.assets` (cache, ``$BSRGAN_MIRRORS``, download);
+    when it cannot be had (offline, no mirror) the embedded photos stand in and ``notes`` says
+    so, so a notebook still runs and its summary states what it used. Any other value (a
+    manifest, a file list, a path that does not exist) is passed on unchanged for the trainer
+    to check.
+
+    Args:
+        spec: the parameter's value.
+        role: ``"training"`` or ``"validation"`` (for the notes).
+        parameter: the parameter's name (for errors), e.g. ``"HR_DIR"``.
     """
     from bsrgan.assets import AssetError, default_registry, fetch
 
-    notes: list[str] = []
-    folder: str | None = None
-    if val_set != "embedded":
-        if Path(val_set).is_dir():
-            folder = str(Path(val_set).resolve())
-        else:
-            if val_set not in default_registry():
-                raise AssetError(f"VAL_SET {val_set!r} is neither a folder nor a known asset; "
-                                 f"assets: {default_registry().names}")
-            try:
-                folder = str(fetch(val_set, progress=False))
-            except AssetError as exc:
-                notes.append(f"validation set {val_set!r} unavailable, using the embedded photos "
-                             f"instead: {str(exc).strip().splitlines()[0]}")
-    if folder is None:
-        notes.append("validation uses the embedded photos, which are also the default training "
-                     "photos (other crops and degradations): a sanity check, not a benchmark")
-    return ValidationSource(folder=folder, notes=tuple(notes))
+    if spec == "embedded":
+        return PhotoSource(None, _embedded_description())
+    path = Path(spec).expanduser()
+    if path.exists() or spec not in photo_assets():
+        return PhotoSource(str(path.resolve()) if path.exists() else spec, f"{path.name}")
+    asset = default_registry().asset(spec)
+    try:
+        folder = str(fetch(spec, progress=False))
+    except AssetError as exc:
+        note = (f"{role} photos {spec!r} ({parameter}) unavailable, using "
+                f"{_embedded_description()} instead: {str(exc).strip().splitlines()[0]}")
+        return PhotoSource(None, _embedded_description(), (note,))
+    return PhotoSource(folder, f"asset '{spec}': {asset.description}".rstrip(": "))
+
+
+def training_source(hr_dir: str) -> PhotoSource:
+    """Resolve ``HR_DIR`` (notebooks 02/03): a folder, a manifest or file list, ``"embedded"``,
+    or a photo asset such as ``"sunhays80"`` (the embedded photos stand in, with a note, when it
+    cannot be fetched)."""
+    return photo_source(hr_dir, role="training", parameter="HR_DIR")
+
+
+def validation_source(val_set: str) -> PhotoSource:
+    """Resolve ``VAL_SET``: ``"embedded"``, an existing folder, or a photo asset (e.g. ``"set14"``).
+
+    An asset that cannot be fetched (offline, no mirror) falls back to the embedded photos and
+    says so in ``notes``; a name that is neither raises :class:`bsrgan.assets.AssetError`.
+    """
+    from bsrgan.assets import AssetError
+
+    if val_set != "embedded" and not Path(val_set).is_dir() and val_set not in photo_assets():
+        raise AssetError(f"VAL_SET {val_set!r} is neither a folder nor a photo asset; "
+                         f"photo assets: {photo_assets()}")
+    source = photo_source(val_set, role="validation", parameter="VAL_SET")
+    if source.folder is None:
+        source = PhotoSource(None, source.description, source.notes + (
+            "validation uses the embedded photos, which are also the default training photos "
+            "(other crops and degradations): a sanity check, not a benchmark",))
+    return source
 
 
 @functools.cache
@@ -85,7 +148,8 @@ def generator_scale(model: str) -> int:
         return int(build_model(model).sf)
 
 
-def _common(params: Mapping[str, Any], val_dir: str | None, stage: str) -> dict[str, Any]:
+def _common(params: Mapping[str, Any], val_dir: str | None, stage: str,
+            hr_dir: str | None = None) -> dict[str, Any]:
     """The config sections stage 1 and stage 2 share, from the notebook parameters.
 
     The data's scale factor is the generator's (``MODEL``), so an x2 model trains on x2 pairs.
@@ -101,7 +165,7 @@ def _common(params: Mapping[str, Any], val_dir: str | None, stage: str) -> dict[
         "ema_decay": p["EMA_DECAY"],
         "log_every": max(1, min(50 if stage == "psnr" else 25, num_iters // 20)),
         "checkpoint_every": p.get("CHECKPOINT_EVERY", 1000),
-        "data": {"hr_dir": p.get("HR_DIR") or None, "degradation": p["DEGRADATION"],
+        "data": {"hr_dir": hr_dir or p.get("HR_DIR") or None, "degradation": p["DEGRADATION"],
                  "scale": generator_scale(p["MODEL"]),
                  "hr_crop": p["HR_CROP"], "lq_patch": p["LQ_PATCH"],
                  "batch_size": p["BATCH_SIZE"], "num_workers": workers,
@@ -116,7 +180,7 @@ def _common(params: Mapping[str, Any], val_dir: str | None, stage: str) -> dict[
     }
 
 
-def bsrnet_config(params: Mapping[str, Any], *, val_dir: str | None,
+def bsrnet_config(params: Mapping[str, Any], *, val_dir: str | None, hr_dir: str | None = None,
                   source: str = "notebook 02 parameters") -> TrainConfig:
     """Stage 1 (BSRNet): RRDBNet trained with L1 only; Adam, EMA of the weights.
 
@@ -127,11 +191,12 @@ def bsrnet_config(params: Mapping[str, Any], *, val_dir: str | None,
     Raises:
         bsrgan.training.ConfigError: a value the trainer rejects; the message names the key.
     """
-    data = _common(params, val_dir, "psnr")
+    data = _common(params, val_dir, "psnr", hr_dir)
     return config_from_dict(data, source=source, overrides=_overrides(params))
 
 
 def bsrgan_config(params: Mapping[str, Any], *, val_dir: str | None, init_from: str | None,
+                  hr_dir: str | None = None,
                   source: str = "notebook 03 parameters") -> TrainConfig:
     """Stage 2 (BSRGAN): the generator starts from ``init_from``; L1 + VGG perceptual + GAN loss.
 
@@ -140,7 +205,7 @@ def bsrgan_config(params: Mapping[str, Any], *, val_dir: str | None, init_from: 
     ``PERCEPTUAL_BACKBONE`` is ``vgg19`` (the paper) or ``vgg16`` (the offline asset, a deviation
     the trainer records); there is no silent fallback between them.
     """
-    data = _common(params, val_dir, "gan")
+    data = _common(params, val_dir, "gan", hr_dir)
     loss: dict[str, Any] = {"preset": params["LOSS_PRESET"],
                             "perceptual_backbone": params["PERCEPTUAL_BACKBONE"]}
     data["loss"] = loss
@@ -252,7 +317,8 @@ def _check_fits(weights: str, model: str) -> None:
 
 
 def train_gan_stage(params: Mapping[str, Any], run_dir: str | os.PathLike[str], *,
-                    val_dir: str | None, init_from: str | None, resume: bool = False):
+                    val_dir: str | None, init_from: str | None, hr_dir: str | None = None,
+                    resume: bool = False):
     """Build the stage-2 config and train it; returns ``(config, result, notes)``.
 
     No loss term is ever dropped: without the VGG weights the chosen ``PERCEPTUAL_BACKBONE``
@@ -262,7 +328,7 @@ def train_gan_stage(params: Mapping[str, Any], run_dir: str | os.PathLike[str], 
     """
     from bsrgan.training.trainer import train
 
-    config = bsrgan_config(params, val_dir=val_dir, init_from=init_from)
+    config = bsrgan_config(params, val_dir=val_dir, init_from=init_from, hr_dir=hr_dir)
     result = train(config, run_dir, resume=resume, overwrite=not resume)
     notes = [f"perceptual loss: {result.perceptual}"] if result.perceptual else []
     notes += [f"deviation from the paper: {d}" for d in result.deviations]
@@ -270,14 +336,18 @@ def train_gan_stage(params: Mapping[str, Any], run_dir: str | os.PathLike[str], 
 
 
 def validation_table(history, label: str):
-    """Bicubic, the model at its first and at its last validation (PSNR-Y / SSIM-Y)."""
+    """Bicubic, the model at its first and at its last validation: PSNR-Y / SSIM-Y and, when the
+    run logged it, the mean-colour shift against HR (worst channel, 0-255 levels)."""
     import pandas as pd
 
     first, last = history.iloc[0], history.iloc[-1]
-    return pd.DataFrame([
-        {"model": "bicubic", "PSNR-Y (dB)": last["psnr_bicubic"], "SSIM-Y": last["ssim_bicubic"]},
-        {"model": f"{label}, iteration {int(first['step'])}", "PSNR-Y (dB)": first["psnr"],
-         "SSIM-Y": first["ssim"]},
-        {"model": f"{label}, iteration {int(last['step'])}", "PSNR-Y (dB)": last["psnr"],
-         "SSIM-Y": last["ssim"]},
-    ]).round(4)
+    colour = "colour_shift" in history.columns
+    rows = []
+    for name, row, suffix in (("bicubic", last, "_bicubic"),
+                              (f"{label}, iteration {int(first['step'])}", first, ""),
+                              (f"{label}, iteration {int(last['step'])}", last, "")):
+        entry = {"model": name, "PSNR-Y (dB)": row["psnr" + suffix], "SSIM-Y": row["ssim" + suffix]}
+        if colour:
+            entry["mean-colour shift (/255)"] = row["colour_shift" + suffix]
+        rows.append(entry)
+    return pd.DataFrame(rows).round(4)

@@ -748,9 +748,11 @@ class Trainer:
         self._write_grid(grid)
         extra_text = "".join(f", {k.upper()} {scores[k]:.4g} (bicubic {scores[k + '_bicubic']:.4g})"
                              for k in ("niqe", "lpips") if k in scores)
-        self.logger.info("step %d: EMA PSNR %.2f dB / SSIM %.4f (bicubic %.2f dB / %.4f)%s",
+        self.logger.info("step %d: EMA PSNR %.2f dB / SSIM %.4f (bicubic %.2f dB / %.4f), "
+                         "mean-colour shift %.1f/255 (bicubic %.1f)%s",
                          self.step, scores["psnr"], scores["ssim"], scores["psnr_bicubic"],
-                         scores["ssim_bicubic"], extra_text)
+                         scores["ssim_bicubic"], scores["colour_shift"],
+                         scores["colour_shift_bicubic"], extra_text)
         self.final_metrics = scores
         return scores
 
