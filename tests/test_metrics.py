@@ -391,3 +391,16 @@ def test_pi_plumbing_with_stand_in_nrqm(asset_env: Path, tmp_path: Path,
     assert parts["nrqm"] == pytest.approx(y.mean() / 25.5)
     assert pi(img) == pytest.approx(((10 - parts["nrqm"]) + parts["niqe"]) / 2, rel=1e-12)
     assert pi.info.lower_better and pi.settings["protocol"] == "pirm"
+
+
+def test_colour_shift_is_the_worst_channel_of_the_mean_colours_in_8bit_levels():
+    from bsrgan.metrics import colour_shift
+
+    ref = np.full((8, 8, 3), 0.5, np.float32)
+    img = np.full((16, 16, 3), 0.5, np.float32)  # sizes may differ (SR vs bicubic or HR)
+    img[..., 2] += 10 / 255
+    img[..., 0] -= 4 / 255
+    assert colour_shift(img, ref) == pytest.approx(10.0, abs=1e-4)
+    assert colour_shift(ref, ref) == 0.0
+    with pytest.raises(ValueError, match=r"two \(H, W, 3\) RGB images"):
+        colour_shift(img[..., 0], ref)

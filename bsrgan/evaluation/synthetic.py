@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from bsrgan.metrics.color import colour_shift
+
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "lpips", "niqe")
 
 
@@ -43,11 +45,6 @@ class StageComparison:
     outputs: dict[str, np.ndarray]
     unavailable: dict[str, str] = field(default_factory=dict)
     undefined: list[str] = field(default_factory=list)
-
-
-def colour_shift(sr: np.ndarray, hr: np.ndarray) -> float:
-    """Largest per-channel difference of the mean colour, in 8-bit levels (0-255)."""
-    return float(np.abs(sr.reshape(-1, 3).mean(0) - hr.reshape(-1, 3).mean(0)).max() * 255)
 
 
 def high_frequency_ratio(sr: np.ndarray, hr: np.ndarray, border: int = 4) -> float:

@@ -10,7 +10,7 @@ PI need the ``nrqm-model`` file and without it raise :class:`MetricUnavailable` 
 """
 
 from .base import Metric, MetricInfo
-from .color import rgb_to_gray_matlab, rgb_to_y_bt601
+from .color import colour_shift, rgb_to_gray_matlab, rgb_to_y_bt601
 from .errors import MetricUnavailable
 from .full_reference import psnr, ssim
 from .niqe import NiqeModel, load_niqe_model, niqe_features, niqe_from_luma
@@ -35,6 +35,7 @@ __all__ = [
     "MetricUnavailable",
     "NiqeModel",
     "available_metrics",
+    "colour_shift",
     "create",
     "is_available",
     "list_metrics",

@@ -5,6 +5,8 @@
 - ``rgb_to_gray_matlab``: MATLAB ``rgb2gray`` luma (0.2989 R + 0.5870 G + 0.1140 B).
 - ``*_uint8`` variants reproduce what MATLAB returns for a ``uint8`` image read by ``imread``:
   the same formulas evaluated on 0-255 values, then rounded half away from zero and saturated.
+- ``colour_shift``: how far two images' mean colours are apart (an artefact indicator, not a
+  MATLAB convention).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 __all__ = [
     "GRAY_WEIGHTS",
     "YCBCR_Y_WEIGHTS",
+    "colour_shift",
     "rgb_to_gray_matlab",
     "rgb_to_gray_matlab_uint8",
     "rgb_to_y_bt601",
@@ -79,3 +82,17 @@ def rgb_to_gray_matlab_uint8(img: np.ndarray) -> np.ndarray:
     """
     rgb8 = to_uint8_matlab(_check_rgb(img) * 255.0)
     return to_uint8_matlab(rgb8 @ GRAY_WEIGHTS)
+
+
+def colour_shift(img: np.ndarray, ref: np.ndarray) -> float:
+    """Largest per-channel difference of the mean colours, in 8-bit levels (0-255).
+
+    img, ref: (H, W, 3) RGB in [0, 1], any sizes (e.g. an SR output and the bicubic upscale of its
+    input, or an SR output and its HR target). 0 means the same mean colour.
+    """
+    img, ref = np.asarray(img), np.asarray(ref)
+    if img.ndim != 3 or ref.ndim != 3 or img.shape[2] != 3 or ref.shape[2] != 3:
+        raise ValueError(f"colour_shift expects two (H, W, 3) RGB images, got {img.shape} and "
+                         f"{ref.shape}")
+    means = [x.reshape(-1, 3).astype(np.float64).mean(axis=0) for x in (img, ref)]
+    return float(np.abs(means[0] - means[1]).max() * 255.0)

@@ -130,9 +130,9 @@ def validation_source(val_set: str) -> PhotoSource:
                          f"photo assets: {photo_assets()}")
     source = photo_source(val_set, role="validation", parameter="VAL_SET")
     if source.folder is None:
-        source = PhotoSource(None, source.description, source.notes + (
-            "validation uses the embedded photos, which are also the default training photos "
-            "(other crops and degradations): a sanity check, not a benchmark",))
+        caveat = ("validation uses the embedded photos, which are also the default training "
+                  "photos (other crops and degradations): a sanity check, not a benchmark")
+        source = PhotoSource(None, source.description, (*source.notes, caveat))
     return source
 
 

@@ -3,9 +3,10 @@
 The set is built at the start of a run and cached in ``<run>/validation/set.npz`` (with a JSON
 description of how it was made), so every evaluation of a run, resumed or not, scores the same
 LR/HR pairs. Scores: PSNR/SSIM on the BT.601 Y channel with ``crop_border = scale``, for the
-model and for bicubic upsampling (the reference line a trained model must beat), and the mean-colour
-shift (:func:`colour_shift`): a network without a global skip, such as RRDBNet, has to learn to pass
-colours through, and a short or unstable run shows up here before it shows up in PSNR.
+model and for bicubic upsampling (the reference line a trained model must beat), and the
+mean-colour shift (:func:`bsrgan.metrics.colour_shift`): a network without a global skip, such
+as RRDBNet, has to learn to pass colours through, and a short or unstable run shows up here
+before it shows up in PSNR.
 """
 from __future__ import annotations
 
@@ -123,28 +124,15 @@ def super_resolve(model: nn.Module, lq: np.ndarray, *, device: torch.device,
     return np.concatenate(out)
 
 
-def colour_shift(img: np.ndarray, ref: np.ndarray) -> float:
-    """Largest per-channel difference of the mean colours, in 8-bit levels (0-255).
-
-    img, ref: (H, W, 3) RGB in [0, 1], any sizes (e.g. an SR output and the bicubic upscale of its
-    input, or an SR output and its HR target). 0 means the same mean colour.
-    """
-    img, ref = np.asarray(img), np.asarray(ref)
-    if img.ndim != 3 or ref.ndim != 3 or img.shape[2] != 3 or ref.shape[2] != 3:
-        raise ValueError(f"colour_shift expects two (H, W, 3) RGB images, got {img.shape} and "
-                         f"{ref.shape}")
-    means = [x.reshape(-1, 3).astype(np.float64).mean(axis=0) for x in (img, ref)]
-    return float(np.abs(means[0] - means[1]).max() * 255.0)
-
-
 def evaluate(model: nn.Module, vset: ValidationSet, *,
              device: torch.device) -> tuple[dict[str, float], np.ndarray]:
     """Mean scores of the model and of bicubic over the set; returns (scores, SR).
 
-    Scores: ``psnr``/``ssim`` (Y, crop_border=scale), ``colour_shift`` (:func:`colour_shift` of
-    SR vs HR, 0-255 levels), each also for bicubic upsampling (``*_bicubic``).
+    Scores: ``psnr``/``ssim`` (Y, crop_border=scale), ``colour_shift``
+    (:func:`bsrgan.metrics.colour_shift` of SR vs HR, 0-255 levels), each also for bicubic
+    upsampling (``*_bicubic``).
     """
-    from bsrgan.metrics import psnr, ssim
+    from bsrgan.metrics import colour_shift, psnr, ssim
 
     sr = super_resolve(model, vset.lq, device=device)
     border = vset.scale
