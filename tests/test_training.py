@@ -494,3 +494,9 @@ def test_cli_reports_config_errors(tmp_path, capsys):
     assert main(["train", "--config", str(bad)]) == 2
     assert "total_steps must be int" in capsys.readouterr().err
     assert main(["train", "--config", str(bad), "--set", "nonsense"]) == 2
+
+
+def test_a_missing_validation_folder_is_reported_under_its_config_key(tmp_path):
+    config = tiny_config(**{"validation.every": 1, "validation.hr_dir": str(tmp_path / "nope")})
+    with pytest.raises(FileNotFoundError, match=r"validation\.hr_dir: HR source not found: .*nope"):
+        Trainer(config, tmp_path / "run")
