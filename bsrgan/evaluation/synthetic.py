@@ -160,7 +160,9 @@ def comparison_notes(summary, *, start: str, gan: str) -> list[str]:
             notes.append(f"{what} {a[metric]:.3f} → {b[metric]:.3f} (lower is better): {verdict}")
     notes.append(f"Mean-colour shift against the HR, worst channel: {a.colour_shift:.1f} "
                  f"({start}) → {b.colour_shift:.1f} ({gan}) levels of 255.")
-    notes.append(f"High-frequency energy relative to the HR: {a.hf_ratio:.2f} ({start}) → "
-                 f"{b.hf_ratio:.2f} ({gan}); above 1 means detail or noise the HR does not "
-                 "have, below 1 a smoother image than the HR.")
+    notes.append(f"High-frequency energy relative to the HR: {a.hf_ratio:.2g} ({start}) → "
+                 f"{b.hf_ratio:.2g} ({gan}); above 1 means detail or noise the HR does not "
+                 "have, below 1 a smoother image than the HR"
+                 + (f" (bicubic: {s.loc['bicubic'].hf_ratio:.2g})." if "bicubic" in s.index
+                    else "."))
     return notes
