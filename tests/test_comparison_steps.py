@@ -12,6 +12,7 @@ from nearest_model import save_nearest_model
 
 from bsrgan.evaluation import load_dataset
 from bsrgan.evaluation.comparison import (
+    colour_shifts,
     compare_methods,
     dataset_title,
     method_label,
@@ -88,6 +89,13 @@ def test_several_datasets_then_reuse_in_a_later_run(chip_only, tmp_path: Path):
         ["chip", "BSRGAN", "BSRGAN_published"]]
     assert pairs["psnr_rgb_db"].iloc[0] == np.inf and pairs["max_abs_diff_8bit"].iloc[0] == 0
     assert pairs["d_niqe"].iloc[0] == pytest.approx(0, abs=1e-6)  # one score reused (8 digits)
+
+    # mean colour against bicubic's: the authors' BSRGAN keeps chip's colours within ~1.3/255
+    shifts = colour_shifts(later).set_index(["method", "image"])["colour_shift"]
+    assert shifts[("BSRGAN_published", "chip")] == pytest.approx(1.3, abs=0.05)
+    assert shifts[("BSRGAN", "chip")] == shifts[("BSRGAN_published", "chip")]  # the same file
+    assert ("BSRGAN", "comic1") not in shifts.index  # no output, no row
+    assert set(shifts.index.get_level_values(0)) == {"BSRGAN_published", "BSRGAN"}
 
 
 def test_rows_of_another_protocol_are_not_reused(chip_only, tmp_path: Path):

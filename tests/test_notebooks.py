@@ -325,6 +325,10 @@ def test_04_then_05_reuse_the_scores_and_set_the_paper_beside_ours(tmp_path, ass
         assert (out4 / name / "figure.png").is_file()  # full size, pixel for pixel
     for png in out4.glob("*.png"):
         assert _png_dpi(png) >= 110, png
+    colours = pd.read_csv(out4 / "colour_shift.csv", dtype={"image": str})
+    published = colours[(colours.method == "BSRGAN_published") & (colours.image == "chip")]
+    assert published.colour_shift.iloc[0] == pytest.approx(1.3, abs=0.05)  # against bicubic
+    assert "## Mean colour against bicubic" in summary
     handed = read_outputs(out4)["EVALUATION_DIR"]
     assert Path(handed) == out4.resolve()
 

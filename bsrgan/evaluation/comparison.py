@@ -407,3 +407,29 @@ def ours_vs_published(comparison: Comparison) -> pd.DataFrame:
                                               - float(table.loc[(published, stem), metric]))
                     rows.append(row)
     return pd.DataFrame(rows)
+
+
+def colour_shifts(comparison: Comparison, reference: str = "bicubic") -> pd.DataFrame:
+    """How far each method's output drifts from ``reference``'s mean colour, per image.
+
+    A real LR photo has no ground truth, but bicubic upsampling keeps its colours, so a method
+    whose mean colour moves away from bicubic's has changed the photo's colours (a cast, a
+    darker image), whatever its NIQE. Returns ``dataset, image, method, colour_shift``: the
+    largest per-channel difference of the mean colours in 8-bit levels
+    (:func:`bsrgan.metrics.colour_shift`), for every method with an output beside the
+    reference's; empty when no dataset has ``reference`` outputs.
+    """
+    from bsrgan.io import imread
+    from bsrgan.metrics import colour_shift
+
+    rows = []
+    for name, run in comparison.runs.items():
+        base = run.outputs.get(reference, {})
+        for stem, ref_path in base.items():
+            ref = imread(ref_path)
+            for method, files in run.outputs.items():
+                if method == reference or stem not in files:
+                    continue
+                rows.append({"dataset": name, "image": stem, "method": method,
+                             "colour_shift": colour_shift(imread(files[stem]), ref)})
+    return pd.DataFrame(rows, columns=["dataset", "image", "method", "colour_shift"])
