@@ -37,3 +37,21 @@ def test_figure_writer_lists_what_it_saved(tmp_path):
     assert [p.name for p in save.saved] == ["a.png", "b.png"]
     assert "![a](a.png)" in save.markdown("Figures")
     plt.close(fig)
+
+
+def test_opaque_figures_are_stored_as_rgb_with_the_same_pixels(tmp_path):
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.imshow(np.random.default_rng(0).random((32, 32, 3)))
+    rgba = tmp_path / "rgba.png"
+    fig.savefig(rgba, dpi=MIN_DPI, bbox_inches="tight")  # matplotlib's own file
+    path = save_figure(fig, tmp_path / "saved.png", dpi=MIN_DPI)
+    saved, reference = Image.open(path), Image.open(rgba)
+    assert reference.mode == "RGBA" and saved.mode == "RGB"
+    assert np.array_equal(np.asarray(saved), np.asarray(reference)[..., :3])
+    assert round(saved.info["dpi"][0]) == MIN_DPI
+    assert path.stat().st_size < rgba.stat().st_size
+    fig.patch.set_alpha(0.0)  # a figure with transparent pixels keeps its alpha
+    assert Image.open(save_figure(fig, tmp_path / "clear.png")).mode == "RGBA"
+    plt.close(fig)
