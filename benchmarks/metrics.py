@@ -33,17 +33,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_IMAGES = (("realsrset-published-bsrgan", "building_BSRGAN.png"),
-                  ("realsrset-published-esrgan", "Lincoln_ESRGAN.png"),
-                  ("realsrset-published-bsrgan", "oldphoto2_BSRGAN.png"))
+#: Files in the registry's layout: only these three are fetched (the ESRGAN asset as a whole
+#: lacks two files in the offline mirror).
+DEFAULT_IMAGES = ("realsrset-published/bsrgan/building_BSRGAN.png",
+                  "realsrset-published/esrgan/Lincoln_ESRGAN.png",
+                  "realsrset-published/bsrgan/oldphoto2_BSRGAN.png")
 REPO = Path(__file__).resolve().parent.parent
 
 
 def default_images() -> list[Path]:
-    from bsrgan.assets import AssetError, fetch
+    from bsrgan.assets import AssetError, resolve
 
     try:
-        return [fetch(asset, progress=False) / name for asset, name in DEFAULT_IMAGES]
+        return [resolve(relpath, progress=False) for relpath in DEFAULT_IMAGES]
     except (AssetError, OSError) as err:
         raise SystemExit(f"published SR outputs not available ({err}); pass --images PATH ...") from err
 
