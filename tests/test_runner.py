@@ -195,8 +195,15 @@ def test_record_hashes_inputs_and_writes_strict_json(tmp_path):
     weights.write_bytes(b"weights")
     out = checkout / "results" / "lab" / "nb"
     record(out, datasets={"train": images}, weights={"w": weights},
-           metrics={"psnr": np.float32(20.5), "niqe": {"a": float("nan")}})
+           metrics={"psnr": np.float32(20.5), "niqe": {"a": float("nan")}},
+           configs={"stage1": {"data": {"hr_dir": str(images), "scale": 4},
+                               "model": {"init_from": str(weights)}, "name": "bsrnet",
+                               "elsewhere": "/opt/not/below/either/root"}})
     first = read_record(out)
+    assert first["configs"]["stage1"] == {  # no path of this machine in a committed record
+        "data": {"hr_dir": "<project>/data", "scale": 4},
+        "model": {"init_from": "<project>/w.pth"}, "name": "bsrnet",
+        "elsewhere": "/opt/not/below/either/root"}
     assert first["datasets"]["train"]["images"] == 2  # what the code reads: images only
     assert first["datasets"]["train"]["path"] == "<project>/data"
     assert first["weights"]["w"] == {"path": "<project>/w.pth", "sha256": sha256_file(weights)}

@@ -36,7 +36,8 @@ def record(output_dir: str | os.PathLike[str], *, metrics: dict[str, Any] | None
     Args:
         metrics: headline numbers (JSON values, nested dicts allowed), e.g. the final
             validation PSNR; NaN and infinities are written as null.
-        configs: resolved configs as plain dicts (``config_to_dict``).
+        configs: resolved configs as plain dicts (``config_to_dict``); absolute paths in them
+            are written with :func:`portable_path`.
         datasets: role -> image folder, asset name, or None (the embedded photos).
         weights: role -> weights file or registry name.
     """
@@ -44,7 +45,7 @@ def record(output_dir: str | os.PathLike[str], *, metrics: dict[str, Any] | None
     if metrics:
         data["metrics"].update({k: _plain(v) for k, v in metrics.items()})
     if configs:
-        data["configs"].update(configs)
+        data["configs"].update(_portable_paths(configs))
     for role, source in (datasets or {}).items():
         data["datasets"][role] = describe_dataset(source)
     for role, source in (weights or {}).items():
@@ -129,6 +130,17 @@ def portable_path(path: str | os.PathLike[str]) -> str:
         if (root / "pyproject.toml").is_file() or prefix == "~/":
             return f"{prefix}{rel}"
     return str(path)
+
+
+def _portable_paths(value: Any) -> Any:
+    """Every absolute path string in a nested config, through :func:`portable_path`."""
+    if isinstance(value, dict):
+        return {k: _portable_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable_paths(v) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        return portable_path(value)
+    return value
 
 
 def _plain(value: Any) -> Any:
