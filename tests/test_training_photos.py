@@ -22,6 +22,11 @@ def test_embedded_photos():
     assert "5 photos embedded in scikit-image" in src.description
 
 
+def test_an_empty_value_is_refused_not_read_as_the_working_directory():
+    with pytest.raises(ValueError, match=r"HR_DIR is empty: .*sunhays80.*'embedded'"):
+        training_source("")
+
+
 def test_paths_pass_through(tmp_path):
     src = training_source(str(tmp_path))
     assert src.folder == str(tmp_path.resolve()) and src.hr_dir == src.folder

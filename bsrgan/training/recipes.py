@@ -59,10 +59,6 @@ class PhotoSource:
         return self.folder if self.folder is not None else "embedded"
 
 
-#: The name notebooks 02/03 used first; the same object.
-ValidationSource = PhotoSource
-
-
 def photo_assets() -> list[str]:
     """Registered assets that are folders of HR photos (e.g. ``kodak24``, ``set14``,
     ``sunhays80``): the names ``HR_DIR`` and ``VAL_SET`` accept besides paths."""
@@ -95,11 +91,14 @@ def photo_source(spec: str, *, role: str, parameter: str) -> PhotoSource:
     """
     from bsrgan.assets import AssetError, default_registry, fetch
 
+    if not spec:  # Path("") would be the working directory
+        raise ValueError(f"{parameter} is empty: give a folder, a manifest or file list, a photo "
+                         f"asset ({', '.join(photo_assets())}) or 'embedded'")
     if spec == "embedded":
         return PhotoSource(None, _embedded_description())
     path = Path(spec).expanduser()
     if path.exists() or spec not in photo_assets():
-        return PhotoSource(str(path.resolve()) if path.exists() else spec, f"{path.name}")
+        return PhotoSource(str(path.resolve()) if path.exists() else spec, f"`{path.name}`")
     asset = default_registry().asset(spec)
     try:
         folder = str(fetch(spec, progress=False))
