@@ -500,3 +500,14 @@ def test_a_missing_validation_folder_is_reported_under_its_config_key(tmp_path):
     config = tiny_config(**{"validation.every": 1, "validation.hr_dir": str(tmp_path / "nope")})
     with pytest.raises(FileNotFoundError, match=r"validation\.hr_dir: HR source not found: .*nope"):
         Trainer(config, tmp_path / "run")
+
+
+def test_validation_photos_smaller_than_the_crop_are_reported_under_the_config_key(tmp_path):
+    from bsrgan.io import imwrite
+
+    folder = tmp_path / "val"
+    imwrite(folder / "small.png", np.zeros((40, 40, 3), np.float32))
+    config = tiny_config(**{"validation.every": 1, "validation.hr_dir": str(folder),
+                            "validation.hr_size": 64})
+    with pytest.raises(ValueError, match=r"validation\.hr_dir: no validation image is at least"):
+        Trainer(config, tmp_path / "run")

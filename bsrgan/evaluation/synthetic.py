@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from bsrgan.metrics.color import colour_shift
-
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "lpips", "niqe")
 
 
@@ -92,7 +90,7 @@ def compare_on_validation(models: Mapping[str, Any], vset, *,
     import pandas as pd
     import torch
 
-    from bsrgan.metrics import psnr, ssim
+    from bsrgan.metrics import colour_shift, psnr, ssim
     from bsrgan.training.validation import bicubic_upscale, super_resolve
 
     unknown = sorted(set(metrics) - set(DEFAULT_METRICS))

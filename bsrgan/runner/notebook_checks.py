@@ -67,8 +67,6 @@ def _backbones() -> Iterable[str]:
     return BACKBONES
 
 
-
-
 def _datasets() -> Iterable[str]:
     from bsrgan.evaluation.datasets import DATASET_ASSETS
 
@@ -138,9 +136,6 @@ def _photo_assets() -> list[str]:
     return ["embedded", *photo_assets()]
 
 
-_val_sets = _photo_assets
-
-
 #: HR_DIR is a path, "embedded" for the demo photos, or a photo-folder asset (e.g. sunhays80).
 _hr_sources = Keywords(_photo_assets)
 
@@ -165,7 +160,7 @@ def _training_rules() -> tuple:
         number("EMA_DECAY", low=0.0, high=1.0, high_open=True),
         choice("DEGRADATION", _degradations, what="degradation pipeline"),
         _hr_dir(empty_ok=False),
-        path("VAL_SET", "dir", empty_ok=False, names=_val_sets,
+        path("VAL_SET", "dir", empty_ok=False, names=_photo_assets,
              what="validation set ('embedded' or a photo asset)"),
         integer("VAL_EVERY", low=1, why="the notebook plots the validation curve"),
         integer("VAL_IMAGES", low=1),
@@ -276,7 +271,7 @@ NOTEBOOK_CHECKS: dict[str, NotebookChecks] = {
         parameters=_TRAINING_COMMON,
         rules=_training_rules(),
         final=(custom(_STAGE_CONFIG_INPUTS, _stage_config(1)),),
-        paths={"HR_DIR": _hr_sources, "VAL_SET": _val_sets},
+        paths={"HR_DIR": _hr_sources, "VAL_SET": _photo_assets},
         produces=("BSRNET_WEIGHTS",),
     ),
     "03_train_bsrgan": NotebookChecks(
@@ -293,7 +288,7 @@ NOTEBOOK_CHECKS: dict[str, NotebookChecks] = {
         ),
         final=(custom(("LOSS_PRESET", "PERCEPTUAL_BACKBONE", *_STAGE_CONFIG_INPUTS),
                       _stage_config(2)),),
-        paths={"HR_DIR": _hr_sources, "VAL_SET": _val_sets, "BSRNET_WEIGHTS": _pretrained},
+        paths={"HR_DIR": _hr_sources, "VAL_SET": _photo_assets, "BSRNET_WEIGHTS": _pretrained},
         produces=("BSRGAN_WEIGHTS",),
     ),
     "04_evaluate_realsrset_dped": NotebookChecks(

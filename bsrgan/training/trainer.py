@@ -463,8 +463,10 @@ class Trainer:
                 self.run_dir / "validation", vc.hr_dir, num_images=vc.num_images,
                 hr_size=vc.hr_size, scale=self.config.data.scale, degradation=vc.degradation,
                 isp=vc.isp, seed=vc.seed)
-        except (FileNotFoundError, ValueError) as exc:  # name the key, keep the type
-            raise type(exc)(f"validation.hr_dir: {exc}") from exc
+        except FileNotFoundError as exc:  # name the key; subclasses such as ImageReadError
+            raise FileNotFoundError(f"validation.hr_dir: {exc}") from exc  # take other args
+        except ValueError as exc:
+            raise ValueError(f"validation.hr_dir: {exc}") from exc
 
     def _start_run_folder(self, resume_from: Path | None, state: dict | None) -> None:
         """Rank 0: the resolved config next to the run, and the start-up log."""
