@@ -13,6 +13,7 @@ from bsrgan import assets
 from bsrgan.losses import (
     GAN_KINDS,
     GANLoss,
+    LowPassColourLoss,
     PerceptualLoss,
     PixelLoss,
     VGGWeightsError,
@@ -44,6 +45,43 @@ def test_pixel_loss_rejects_bad_kind_and_shapes():
         PixelLoss("charbonnier")
     with pytest.raises(ValueError, match="differ in shape"):
         PixelLoss()(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
+
+
+# ---------------------------------------------------------------- low-pass colour
+
+
+def test_colour_loss_is_l1_of_block_means_times_weight():
+    pred, target = _pair(1, (2, 3, 16, 24))
+    blocks = lambda x: x.reshape(2, 3, 2, 8, 3, 8).mean((3, 5))
+    expected = (blocks(pred) - blocks(target)).abs().mean()
+    assert LowPassColourLoss(8, weight=3.0)(pred, target).item() == pytest.approx(3 * expected.item())
+    assert LowPassColourLoss(1)(pred, target).item() == pytest.approx(F.l1_loss(pred, target).item())
+
+
+def test_colour_loss_sees_colour_not_texture():
+    """Zero-mean texture inside each block costs nothing; a colour cast of 0.1 costs 0.1."""
+    target = torch.full((1, 3, 16, 16), 0.5)
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 0.2 - 0.1
+    loss = LowPassColourLoss(8)
+    assert loss(target + checker, target).item() == pytest.approx(0.0, abs=1e-7)
+    cast = target + torch.tensor([0.1, 0.0, -0.1]).view(1, 3, 1, 1)
+    assert loss(cast, target).item() == pytest.approx(2 * 0.1 / 3)
+    # its gradient is constant over each block: it can only move block means
+    pred = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2), requires_grad=True)
+    loss(pred, target).backward()
+    grad = pred.grad.reshape(1, 3, 2, 8, 2, 8)
+    assert torch.equal(grad, grad[:, :, :, :1, :, :1].expand_as(grad))
+
+
+def test_colour_loss_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="kernel must be an integer >= 1"):
+        LowPassColourLoss(0)
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        LowPassColourLoss(8, weight=-1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        LowPassColourLoss()(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 16))
+    with pytest.raises(ValueError, match=r"H, W >= kernel \(8\)"):
+        LowPassColourLoss(8)(torch.zeros(1, 3, 4, 8), torch.zeros(1, 3, 4, 8))
 
 
 # ---------------------------------------------------------------- GAN

@@ -263,7 +263,7 @@ def test_02_then_03_run_in_jupyter_write_to_results_lab_and_hand_over_the_weight
         return
     # 03 with BSRNET_WEIGHTS left empty finds 02's weights in results/lab
     run_like_jupyter(checkout, "03_train_bsrgan", executed, **TINY_TRAINING,
-                     COMPARE_IMAGES=2, COMPARE_HR_SIZE=200)
+                     COMPARE_IMAGES=2, COMPARE_HR_SIZE=200, COLOUR_WEIGHT=5.0)
     out3 = lab / "03_train_bsrgan"
     assert Path(read_outputs(out3)["BSRGAN_WEIGHTS"]).is_file()
     summary = (out3 / "summary.md").read_text()
@@ -283,6 +283,7 @@ def test_02_then_03_run_in_jupyter_write_to_results_lab_and_hand_over_the_weight
     figures = {"training_curves", "bsrnet_vs_bsrgan", "bsrnet_vs_bsrgan_zoom",
                "perception_distortion"}
     assert "l_percep" in log.columns and "VGG16" in summary  # the recorded deviation
+    assert "l_colour" in log.columns and "low-pass colour loss x5" in summary  # the other one
     assert "deviation from the paper" in summary
     assert table.loc[0, "lpips"] > 0 and table.loc[0, "niqe"] > 0  # bicubic: defined
     assert_figures_legible_and_summarised(out3, figures)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from training_helpers import REPO, small_images, tiny_config, torchrun, torchrun_train
 from training_helpers import write_config as write_tiny_config
 
@@ -76,6 +77,32 @@ def test_dropping_a_preset_loss_term_needs_an_explicit_ablation(tmp_path):
     assert trainer.perceptual_loss is None
     assert any("perceptual_weight set to 0" in d for d in trainer.deviations)
     trainer.close()
+
+
+def test_colour_term_is_checked_logged_and_recorded_as_a_deviation(tmp_path):
+    with pytest.raises(ConfigError, match="loss.colour_weight must be >= 0"):
+        tiny(**GAN, **{"loss.colour_weight": -1.0})
+    with pytest.raises(ConfigError, match=r"colour_kernel \(128\) must be <= the HR patch"):
+        tiny(**GAN, **{"loss.colour_weight": 1.0, "loss.colour_kernel": 128})
+    trainer = Trainer(tiny(**GAN, total_steps=2), tmp_path / "paper")
+    assert trainer.colour_loss is None  # the paper's loss has no colour term
+    assert not any("colour" in d for d in trainer.deviations)
+    trainer.close()
+    cfg = tiny(**GAN, total_steps=2, log_every=1, **{"loss.colour_weight": 10.0})
+    trainer = Trainer(cfg, tmp_path / "colour")
+    lq, hq = batch(2)
+    sr = trainer.generator(lq)
+    losses = trainer.generator_losses(sr, hq)
+    expected = 10.0 * F.l1_loss(F.avg_pool2d(sr, 8), F.avg_pool2d(hq, 8))
+    assert losses["l_colour"].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert losses["g_total"].item() == pytest.approx(sum(
+        losses[k].item() for k in ("l_pix", "l_colour", "l_percep", "l_gan")), rel=1e-6)
+    result = trainer.run()
+    trainer.close()
+    summary = json.loads(result.summary_path.read_text())
+    assert any("low-pass colour loss x10 (8x8 block means)" in d for d in summary["deviations"])
+    log = (tmp_path / "colour" / "train_log.csv").read_text().splitlines()[0]
+    assert "l_colour" in log.split(",")
 
 
 def test_paper_gan_config_without_vgg19_stops_at_once_naming_the_vgg16_option(

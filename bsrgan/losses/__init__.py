@@ -1,4 +1,5 @@
-"""Training losses: pixel (L1/L2), VGG perceptual, and GAN objectives."""
+"""Training losses: pixel (L1/L2), VGG perceptual, GAN objectives, and a low-pass colour term."""
+from bsrgan.losses.colour import LowPassColourLoss
 from bsrgan.losses.gan import GAN_KINDS, GANLoss
 from bsrgan.losses.perceptual import PRESETS, PerceptualLoss, VGGWeightsError, layer_indices
 from bsrgan.losses.pixel import PixelLoss
@@ -7,6 +8,7 @@ __all__ = [
            "GAN_KINDS",
            "PRESETS",
            "GANLoss",
+           "LowPassColourLoss",
            "PerceptualLoss",
            "PixelLoss",
            "VGGWeightsError",

@@ -163,6 +163,11 @@ class LossConfig:
     # True allows a weight of 0 for a term the preset uses (an ablation, recorded as a
     # deviation); False refuses it, so that no loss term is ever dropped by accident
     allow_ablation: bool = False
+    # low-pass colour term (bsrgan.losses.LowPassColourLoss): L1 between colour_kernel x
+    # colour_kernel block means of output and target, times colour_weight. Not in the paper:
+    # 0 (the default) is BSRGAN's loss; > 0 is recorded as a deviation
+    colour_weight: float = 0.0
+    colour_kernel: int = 8
 
 
 @dataclass
@@ -369,6 +374,14 @@ def resolve(config: TrainConfig, *, source: str = "<config>") -> TrainConfig:
                           f"got {workers!r}")
     if cfg.validation.every < 0:
         raise ConfigError(f"{source}: validation.every must be >= 0")
+    if cfg.loss.colour_weight < 0:
+        raise ConfigError(f"{source}: loss.colour_weight must be >= 0, got {cfg.loss.colour_weight}")
+    if cfg.loss.colour_kernel < 1:
+        raise ConfigError(f"{source}: loss.colour_kernel must be >= 1, got {cfg.loss.colour_kernel}")
+    if cfg.loss.colour_weight and cfg.loss.colour_kernel > cfg.data.lq_patch * cfg.data.scale:
+        raise ConfigError(
+            f"{source}: loss.colour_kernel ({cfg.loss.colour_kernel}) must be <= the HR patch "
+            f"side data.lq_patch * data.scale ({cfg.data.lq_patch * cfg.data.scale})")
     hr_dir = cfg.data.hr_dir
     paths = [hr_dir] if isinstance(hr_dir, str) else (hr_dir or [])
     if hr_dir is not None and (not paths or not all(paths)):

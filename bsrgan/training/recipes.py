@@ -202,11 +202,14 @@ def bsrgan_config(params: Mapping[str, Any], *, val_dir: str | None, init_from: 
     ``LOSS_PRESET`` picks the recipe (``paper`` or ``released``, see
     :data:`bsrgan.training.LOSS_PRESETS`); the discriminator's learning rate equals ``LR``.
     ``PERCEPTUAL_BACKBONE`` is ``vgg19`` (the paper) or ``vgg16`` (the offline asset, a deviation
-    the trainer records); there is no silent fallback between them.
+    the trainer records); there is no silent fallback between them. ``COLOUR_WEIGHT`` > 0 adds
+    the low-pass colour term (:class:`bsrgan.losses.LowPassColourLoss`, not in the paper, also
+    recorded); 0 or absent is the paper's loss.
     """
     data = _common(params, val_dir, "gan", hr_dir)
     loss: dict[str, Any] = {"preset": params["LOSS_PRESET"],
-                            "perceptual_backbone": params["PERCEPTUAL_BACKBONE"]}
+                            "perceptual_backbone": params["PERCEPTUAL_BACKBONE"],
+                            "colour_weight": params.get("COLOUR_WEIGHT", 0.0)}
     data["loss"] = loss
     data["model"]["init_from"] = init_from
     data["optim"]["lr_d"] = params["LR"]

@@ -372,6 +372,11 @@ class Trainer:
 
         lc = self.config.loss
         self.pixel_loss = PixelLoss(lc.pixel, lc.pixel_weight).to(self.device)
+        self.colour_loss = None
+        if lc.colour_weight:
+            from bsrgan.losses import LowPassColourLoss
+
+            self.colour_loss = LowPassColourLoss(lc.colour_kernel, lc.colour_weight)
         self.perceptual_loss = None
         self.gan_loss = None
         if not self.is_gan:
@@ -395,6 +400,10 @@ class Trainer:
             if not lc.perceptual_pretrained:
                 out.append("perceptual loss on an UNTRAINED, randomly initialised VGG "
                            "(loss.perceptual_pretrained: false; for tests only)")
+        if self.colour_loss is not None:
+            out.append(f"low-pass colour loss x{lc.colour_weight:g} ({lc.colour_kernel}x"
+                       f"{lc.colour_kernel} block means) added; BSRGAN has no such term "
+                       f"(loss.colour_weight: {lc.colour_weight:g})")
         for key in dropped_terms(self.config):
             out.append(f"loss term {key} set to 0, dropped from preset {lc.preset!r} "
                        f"(loss.allow_ablation: true)")
@@ -571,6 +580,8 @@ class Trainer:
         sr, hq: (B, 3, H, W); sr is the raw generator output, hq in [0, 1].
         """
         losses = {"l_pix": self.pixel_loss(_widen(sr), hq)}
+        if self.colour_loss is not None:
+            losses["l_colour"] = self.colour_loss(_widen(sr), hq)
         if self.perceptual_loss is not None:
             with self._autocast():
                 losses["l_percep"] = _widen(self.perceptual_loss(sr, hq))

@@ -54,8 +54,8 @@ def plot_stage2_curves(train_log, history):
     """Stage 2: the generator's loss terms, the discriminator's outputs, validation PSNR."""
     import matplotlib.pyplot as plt
 
-    labels = {"l_pix": "L1", "l_percep": "perceptual", "l_gan": "adversarial (G)",
-              "d_loss": "discriminator"}
+    labels = {"l_pix": "L1", "l_colour": "low-pass colour", "l_percep": "perceptual",
+              "l_gan": "adversarial (G)", "d_loss": "discriminator"}
     with style():
         fig, axes = plt.subplots(1, 3, figsize=(16, 3.9), constrained_layout=True)
         for key, label in labels.items():
