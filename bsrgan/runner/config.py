@@ -3,7 +3,7 @@
 An experiment file looks like::
 
     name: quickstart                 # results go to <results_dir>/<name>/<run-id>/
-    description: CPU tour of the paper in ~10 minutes
+    description: CPU tour of the paper in ~14 minutes
     notebook_dir: ../notebooks       # relative to this YAML file
     results_dir: ../results          # relative to this YAML file
     parameters:                      # shared: given to every notebook that declares them
