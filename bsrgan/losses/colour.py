@@ -1,10 +1,12 @@
 """Low-pass colour loss: L1 between block means of prediction and target (not in the paper).
 
-A short GAN stage on a small generator moves the mean colour of its outputs: the VGG perceptual
-term's gradient norm was 7.5x the pixel L1's on a quickstart batch (12.0 vs 1.6) and, while the generator
-has not learnt texture yet, its cheapest way to lower that term is to shift colours. The pixel L1
-alone pulls back too weakly. This term compares ``k x k`` block means, so it constrains colour
-and low frequencies only and leaves texture (what the perceptual and GAN terms are for) free.
+A short GAN stage on a small generator moves the mean colour of its outputs. Ablations single
+out the VGG perceptual term, whose gradient norm was 7.5x the pixel L1's on a quickstart batch
+(12.0 vs 1.6); removing the block-mean part of that gradient did not stop the drift, so the
+large updates it asks for seem to move the generator's colour mapping, and the pixel L1 pulls
+back too weakly. This term compares ``k x k`` block means of output and target, so it
+constrains colour and low frequencies only and leaves texture (what the perceptual and GAN
+terms are for) free.
 The idea follows the colour loss of frequency-separation SR training (Fritsche, Gu and Timofte,
 "Frequency Separation for Real-World Super-Resolution", ICCVW 2019), with a box filter instead
 of their Gaussian. BSRGAN's own loss has no such term: a config that uses it records it as a
