@@ -9,7 +9,7 @@ EXPERIMENT ?= experiments/quickstart.yaml
 RUN_ARGS ?=
 JUPYTER_LAB ?= $(VENV)/bin/jupyter lab
 
-.PHONY: install test run lab bench clean-venv
+.PHONY: install test run demo lab bench clean-venv
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ USE_MIRROR = if [ -z "$$BSRGAN_MIRRORS" ] && [ -d ../shared/assets ]; then \
 run: $(STAMP)
 	@$(USE_MIRROR); \
 	MPLBACKEND=Agg $(VENV)/bin/bsrgan run $(EXPERIMENT) $(RUN_ARGS)
+
+# The paper's model size on a CPU, fine-tuned from published weights (experiments/cpu_demo.yaml).
+demo:
+	@$(MAKE) --no-print-directory run EXPERIMENT=experiments/cpu_demo.yaml
 
 # Run-All in JupyterLab writes each notebook's results to results/lab/<notebook>/ (git-ignored).
 lab: $(STAMP)

@@ -24,7 +24,7 @@ SHARED_ASSETS = ROOT.parent / "shared" / "assets"
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPERIMENTS = [ROOT / "experiments" / f"{name}.yaml"
-               for name in ("quickstart", "paper_x4", "paper_comparison")]
+               for name in ("quickstart", "cpu_demo", "paper_x4", "paper_comparison")]
 ALLOWED_TYPES = {"int", "float", "str", "bool", "list", "dict"}
 
 
@@ -253,6 +253,23 @@ def test_02_then_03_run_in_jupyter_write_to_results_lab_and_hand_over_the_weight
     resumed = pd.read_csv(out2 / "validation.csv")
     assert resumed["step"].tolist() == [0, 3, 6, 9]
     assert resumed.iloc[:3].equals(history)  # the first 6 iterations were not redone
+
+    # INIT_WEIGHTS fine-tunes from given weights (cpu_demo.yaml does, from a release): the run
+    # starts exactly where those weights are, and the summary and record say so
+    tuned = tmp_path / "fine-tuned"
+    papermill.execute_notebook(str(checkout / "notebooks" / "02_train_bsrnet.ipynb"),
+                               str(executed / "02_fine_tuned.ipynb"), progress_bar=False,
+                               cwd=str(checkout / "notebooks"),
+                               parameters={**TINY_TRAINING, "NUM_ITERS": 3,
+                                           "INIT_WEIGHTS": str(weights), "OUTPUT_DIR": str(tuned)})
+    tuned_history = pd.read_csv(tuned / "validation.csv")
+    assert tuned_history.iloc[0]["psnr"] == pytest.approx(resumed.iloc[-1]["psnr"], abs=1e-3)
+    assert "bsrnet_ema.pth, fine-tuned: not trained from scratch" in \
+        (tuned / "summary.md").read_text()
+    tuned_record = json.loads((tuned / "record.json").read_text())
+    assert tuned_record["weights"]["initial weights"]["sha256"] == \
+        json.loads((out2 / "record.json").read_text())["weights"]["BSRNet (EMA)"]["sha256"]
+    assert "from scratch" in summary  # the first run: a random generator, as in the paper
 
     if not (SHARED_ASSETS / "MANIFEST.tsv").is_file():
         # no mirror, no VGG16 asset: 03 stops before training and names the missing weights

@@ -30,6 +30,7 @@ from bsrgan.training.recipes import (
     MissingWeightsError,
     bsrgan_config,
     bsrnet_config,
+    bsrnet_init,
     bsrnet_start,
     bsrnet_weight_candidates,
 )
@@ -240,6 +241,33 @@ def test_stage_2_finds_the_newest_weights_of_notebook_02(tmp_path, monkeypatch):
         bsrnet_start("", "rrdbnet_small")
     with pytest.raises(MissingWeightsError, match="neither a file nor a registered model"):
         bsrnet_start("nope.pth", "rrdbnet_tiny")
+
+
+def test_stage_1_starts_random_or_from_weights_that_fit(tmp_path, monkeypatch):
+    """INIT_WEIGHTS: empty trains from scratch (the paper); a file or registry name is
+    fine-tuned from, said in the description; weights that do not fit MODEL, or a name that
+    is nothing, fail before training, in the first cell too."""
+    scratch = bsrnet_init("", "rrdbnet_tiny")
+    assert scratch.weights is None and "from scratch" in scratch.description
+    weights = save_weights(tmp_path / "w" / "start.pth")
+    start = bsrnet_init(str(weights), "rrdbnet_tiny")
+    assert start.weights == str(weights)
+    assert "start.pth, fine-tuned: not trained from scratch" in start.description
+    config = bsrnet_config({**defaults("02_train_bsrnet"), "MODEL": "rrdbnet_tiny"},
+                           val_dir=None, init_from=start.weights)
+    assert config.model.init_from == str(weights) and config.stage == "psnr"
+    with pytest.raises(WeightsError, match="do not fit MODEL='rrdbnet_small'"):
+        bsrnet_init(str(weights), "rrdbnet_small")
+    with pytest.raises(MissingWeightsError, match="INIT_WEIGHTS='nope.pth' is neither"):
+        bsrnet_init("nope.pth", "rrdbnet_tiny")
+    with pytest.raises(KeyError, match="unknown MODEL"):
+        bsrnet_init("", "rrdbnet_huge")
+    monkeypatch.chdir(tmp_path)
+    values = defaults("02_train_bsrnet")
+    check_parameters("02_train_bsrnet", {**values, "INIT_WEIGHTS": "RealSR_JPEG"})
+    check_parameters("02_train_bsrnet", {**values, "INIT_WEIGHTS": "w/start.pth"})
+    with pytest.raises(ParameterError, match="INIT_WEIGHTS='RealSR_JPG'"):
+        check_parameters("02_train_bsrnet", {**values, "INIT_WEIGHTS": "RealSR_JPG"})
 
 
 # ----------------------------------------------------------------------------- recipes

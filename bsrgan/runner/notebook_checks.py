@@ -268,10 +268,13 @@ NOTEBOOK_CHECKS: dict[str, NotebookChecks] = {
         paths={"HR_DIR": _hr_sources},
     ),
     "02_train_bsrnet": NotebookChecks(
-        parameters=_TRAINING_COMMON,
-        rules=_training_rules(),
+        parameters=("INIT_WEIGHTS", *_TRAINING_COMMON),
+        rules=(
+            *_training_rules(),
+            path("INIT_WEIGHTS", "file", names=_pretrained, what="registered model"),
+        ),
         final=(custom(_STAGE_CONFIG_INPUTS, _stage_config(1)),),
-        paths={"HR_DIR": _hr_sources, "VAL_SET": _photo_assets},
+        paths={"HR_DIR": _hr_sources, "VAL_SET": _photo_assets, "INIT_WEIGHTS": _pretrained},
         produces=("BSRNET_WEIGHTS",),
     ),
     "03_train_bsrgan": NotebookChecks(
