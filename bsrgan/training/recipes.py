@@ -235,7 +235,7 @@ def _overrides(params: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StartingPoint:
-    """What the GAN stage's generator starts from.
+    """What a stage's generator starts from (:func:`bsrnet_init`, :func:`bsrnet_start`).
 
     Attributes:
         weights: a weights file or registry name for ``model.init_from``; None for ``random``.
@@ -247,7 +247,7 @@ class StartingPoint:
 
 
 class MissingWeightsError(FileNotFoundError):
-    """No BSRNet weights to start the GAN stage from; the message says where to put them."""
+    """Weights a stage should start from cannot be found; the message says what to do."""
 
 
 def bsrnet_weight_candidates(project: str | os.PathLike[str]) -> list[Path]:
