@@ -276,18 +276,14 @@ def bsrnet_start(value: str, model: str, *, project: str | os.PathLike[str] | No
     The weights must fit ``model`` (checked here, before any training): a mismatch raises
     :class:`bsrgan.models.WeightsError` naming the file.
     """
-    from bsrgan.models import MODELS, PRETRAINED
+    from bsrgan.models import PRETRAINED
     from bsrgan.runner.outputs import project_root
 
     if value == RANDOM_START:
         return StartingPoint(None, "a random generator (BSRNET_WEIGHTS='random'), not BSRNet")
     if value:
-        if value not in PRETRAINED and not Path(value).is_file():
-            raise MissingWeightsError(
-                f"BSRNET_WEIGHTS={value!r} is neither a file nor a registered model "
-                f"({sorted(PRETRAINED)})")
         how = "registry weights" if value in PRETRAINED else "BSRNet weights"
-        start = StartingPoint(value, f"{how} {Path(value).name if how != 'registry weights' else value}")
+        start = StartingPoint(value, f"{how} {_weights_name(value, 'BSRNET_WEIGHTS')}")
     else:
         root = project_root(project)
         candidates = bsrnet_weight_candidates(root)
@@ -301,8 +297,7 @@ def bsrnet_start(value: str, model: str, *, project: str | os.PathLike[str] | No
         shown = newest.relative_to(root) if newest.is_relative_to(root) else newest
         start = StartingPoint(str(newest), f"BSRNet weights {shown} (the newest of notebook 02 "
                                            f"in this checkout, {len(candidates)} found)")
-    if model not in MODELS:
-        raise KeyError(f"unknown MODEL {model!r}; registered: {sorted(MODELS)}")
+    _require_model(model)
     _check_fits(start.weights, model)
     return start
 
@@ -319,19 +314,33 @@ def bsrnet_init(value: str, model: str) -> StartingPoint:
     :class:`bsrgan.models.WeightsError` naming the file; a name that is neither a file nor a
     registered model raises :class:`MissingWeightsError`.
     """
-    from bsrgan.models import MODELS, PRETRAINED
+    _require_model(model)
+    if not value:
+        return StartingPoint(None, "random weights (the paper trains BSRNet from scratch)")
+    name = _weights_name(value, "INIT_WEIGHTS")
+    _check_fits(value, model)
+    return StartingPoint(value, f"the weights {name}, fine-tuned: not trained from scratch as in "
+                                "the paper, so the results inherit what those weights learnt")
+
+
+def _weights_name(value: str, parameter: str) -> str:
+    """How ``value`` is shown: a registered model's name, or an existing file's name;
+    :class:`MissingWeightsError` naming ``parameter`` when it is neither."""
+    from bsrgan.models import PRETRAINED
+
+    if value in PRETRAINED:
+        return value
+    if Path(value).is_file():
+        return Path(value).name
+    raise MissingWeightsError(f"{parameter}={value!r} is neither a file nor a registered model "
+                              f"({sorted(PRETRAINED)})")
+
+
+def _require_model(model: str) -> None:
+    from bsrgan.models import MODELS
 
     if model not in MODELS:
         raise KeyError(f"unknown MODEL {model!r}; registered: {sorted(MODELS)}")
-    if not value:
-        return StartingPoint(None, "random weights (the paper trains BSRNet from scratch)")
-    if value not in PRETRAINED and not Path(value).is_file():
-        raise MissingWeightsError(f"INIT_WEIGHTS={value!r} is neither a file nor a registered "
-                                  f"model ({sorted(PRETRAINED)})")
-    _check_fits(value, model)
-    name = value if value in PRETRAINED else Path(value).name
-    return StartingPoint(value, f"the weights {name}, fine-tuned: not trained from scratch as in "
-                                "the paper, so the results inherit what those weights learnt")
 
 
 def _check_fits(weights: str, model: str) -> None:
